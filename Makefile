@@ -1,0 +1,32 @@
+# Thin wrapper: every real step lives in the `signseg` command line.
+#   make book [PROFILE=quick|ci|paper]   execute the notebooks and build _build/html
+#   make test                             run the whole test suite (incl. ci notebooks + book)
+PROFILE ?= quick
+PYTHON ?= python3
+VENV ?= .venv
+# torch/torchvision pinned to the builds this project is tested with; override for a GPU runner.
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+export SIGNSEG_CACHE ?= $(CURDIR)/.cache/signseg
+
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.signseg-installed
+
+.PHONY: book test venv clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q $(TORCH_SPEC)
+	$(BIN)/python -m pip install -q -e ".[book,test]"
+	@touch $@
+
+book: $(STAMP)
+	$(BIN)/signseg book --profile $(PROFILE)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf _build book/executed

@@ -1,0 +1,109 @@
+"""The on-disk cache: where it lives, how entries are keyed, how they are written.
+
+* ``cache_dir()`` is ``$SIGNSEG_CACHE`` or ``~/.cache/signseg``.
+* ``config_hash(obj)`` keys an entry by the content of a JSON-like configuration.
+* ``atomic_path(path)`` / ``atomic_write_bytes`` / ``atomic_torch_save`` write to a
+  temporary file in the same folder and rename it into place, so a reader never sees
+  a half-written file and an interrupted run leaves nothing behind but the old state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+__all__ = [
+    "cache_dir",
+    "config_hash",
+    "canonical_json",
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "atomic_torch_save",
+    "file_digest",
+]
+
+
+def cache_dir(*parts: str) -> Path:
+    """Return (and create) a folder inside the signseg cache.
+
+    The root is ``$SIGNSEG_CACHE`` when set, else ``~/.cache/signseg``.
+    """
+    root = os.environ.get("SIGNSEG_CACHE") or os.path.join(Path.home(), ".cache", "signseg")
+    path = Path(root).expanduser().joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj)
+    if hasattr(obj, "tolist"):  # numpy / torch scalars and arrays
+        return obj.tolist()
+    raise TypeError(f"cannot hash a configuration value of type {type(obj).__name__}: {obj!r}")
+
+
+def canonical_json(obj: Any) -> str:
+    """Serialise ``obj`` to JSON with sorted keys and no whitespace (stable across runs)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=_default)
+
+
+def config_hash(obj: Any, length: int = 16) -> str:
+    """Hex SHA-256 of the canonical JSON of ``obj``, truncated to ``length`` characters."""
+    return hashlib.sha256(canonical_json(obj).encode()).hexdigest()[:length]
+
+
+def file_digest(path: str | os.PathLike[str], length: int = 16) -> str:
+    """Hex SHA-256 of a file's bytes, truncated to ``length`` characters."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:length]
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
+
+    On an exception the temporary file is removed and ``path`` keeps its old content.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Atomically write ``data`` to ``path``."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Atomically write ``text`` (UTF-8) to ``path``."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> Path:
+    """Atomically ``torch.save`` ``obj`` to ``path``."""
+    import torch
+
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+    return Path(path)

@@ -1,0 +1,39 @@
+"""Exceptions raised by signseg.
+
+Every error says what was wrong, what was expected and what to do about it.
+They subclass the built-in exception a user would naturally catch
+(``ValueError``, ``FileNotFoundError``, ``KeyError``) so generic handlers keep working.
+"""
+
+from __future__ import annotations
+
+
+class SignsegError(Exception):
+    """Base class of every signseg error."""
+
+
+class InvalidInputError(SignsegError, ValueError):
+    """An argument has the wrong shape, range or value (e.g. alpha outside [0, 1], NaNs)."""
+
+
+class UnknownNameError(SignsegError, KeyError):
+    """A registry lookup (model, data set, profile, notebook) failed.
+
+    ``KeyError`` renders its message with quotes; ``__str__`` is overridden so the
+    message reads as plain text.
+    """
+
+    def __str__(self) -> str:  # pragma: no cover - trivial
+        return str(self.args[0]) if self.args else ""
+
+
+class DataNotFoundError(SignsegError, FileNotFoundError):
+    """A data set is neither available locally nor downloadable."""
+
+
+class WeightsNotFoundError(SignsegError, FileNotFoundError):
+    """Pretrained weights are not in the cache and cannot be downloaded."""
+
+
+class NotebookExecutionError(SignsegError, RuntimeError):
+    """A notebook failed while being executed for a profile."""
