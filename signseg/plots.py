@@ -1,0 +1,167 @@
+"""Figures of the book. Each function takes tidy tables computed elsewhere and returns a
+matplotlib Figure; none of them computes a result. :func:`caption` prints the caption that
+names the models and data a figure was computed from."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "caption",
+    "dale_trained_vs_untrained",
+    "dale_vs_accuracy",
+    "dale_across_depth",
+    "dale_batchnorm_pairs",
+    "dale_over_epochs",
+    "convergence_vs_dale",
+]
+
+POSITIVE, NEGATIVE, NEUTRAL = "#c0392b", "#2471a3", "#7f8c8d"
+
+
+def caption(number: int | str, text: str) -> None:
+    """Display ``**Figure number.** text`` as Markdown below a figure (plain print outside IPython)."""
+    message = f"**Figure {number}.** {text}"
+    try:
+        from IPython.display import Markdown, display
+
+        display(Markdown(message))
+    except ImportError:  # pragma: no cover - plain Python
+        print(message)
+
+
+def dale_trained_vs_untrained(table: pd.DataFrame, paper: pd.DataFrame | None = None) -> plt.Figure:
+    """Dumbbell plot: output-layer Dale index untrained -> trained per model.
+
+    ``table`` has columns ``model``, ``untrained``, ``trained``, ``random_expectation``;
+    ``paper`` (optional) has ``model`` and ``trained`` (Table 3) and is drawn as crosses.
+    """
+    order = table.sort_values("trained")
+    y = np.arange(len(order))
+    fig, ax = plt.subplots(figsize=(6.5, 0.32 * len(order) + 1.4))
+    ax.hlines(y, order["untrained"], order["trained"], color=NEUTRAL, lw=1.5)
+    ax.scatter(order["untrained"], y, color="white", edgecolor=NEUTRAL, zorder=3, label="untrained")
+    ax.scatter(order["trained"], y, color=POSITIVE, zorder=3, label="trained (this book)")
+    for value in sorted(order["random_expectation"].unique()):
+        ax.axvline(value, ls="--", color="k", lw=0.8)
+    ax.plot([], [], ls="--", color="k", lw=0.8, label="random-sign expectation")
+    if paper is not None:
+        merged = order.merge(paper[["model", "trained"]], on="model", suffixes=("", "_paper"))
+        ypos = [int(np.flatnonzero(order["model"].to_numpy() == m)[0]) for m in merged["model"]]
+        ax.scatter(merged["trained_paper"], ypos, marker="x", color="k", zorder=4,
+                   label="trained (paper, Table 3)")
+    ax.set_yticks(y, order["model"])
+    ax.set_xlabel("output-layer Dale index")
+    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def dale_vs_accuracy(table: pd.DataFrame, stats: Mapping[str, Mapping[str, float]]) -> plt.Figure:
+    """Scatter of output-layer Dale index vs top-1 accuracy with the correlation statistics.
+
+    ``table`` has ``model``, ``trained`` (Dale index), ``top1`` and optionally ``dataset``;
+    ``stats`` maps a method name (``spearman``, ``pearson``) to ``r``, ``ci_low``, ``ci_high``, ``p``.
+    """
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    groups = table.groupby("dataset") if "dataset" in table else [("", table)]
+    for dataset, group in groups:
+        ax.scatter(group["trained"], group["top1"], label=dataset or None, zorder=3)
+        for _, row in group.iterrows():
+            ax.annotate(row["model"], (row["trained"], row["top1"]), fontsize=7,
+                        xytext=(3, 2), textcoords="offset points")
+    lines = [f"{name}: r = {s['r']:.2f} [{s['ci_low']:.2f}, {s['ci_high']:.2f}], p = {s['p']:.2g}"
+             for name, s in stats.items()]
+    ax.text(0.02, 0.98, "\n".join(lines), transform=ax.transAxes, va="top", fontsize=8)
+    ax.set_xlabel("output-layer Dale index")
+    ax.set_ylabel("top-1 accuracy (%)")
+    if "dataset" in table and table["dataset"].nunique() > 1:
+        ax.legend(fontsize=8, frameon=False, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def dale_across_depth(tables: Mapping[str, pd.DataFrame]) -> plt.Figure:
+    """Dale index of every layer vs relative depth, one line per model, with the
+    random-sign expectation of each layer (which depends on its fan-out) as a dotted line."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharex=True)
+    for name, table in tables.items():
+        line, = axes[0].plot(table["relative_depth"], table["dale_index"], marker="o", ms=3,
+                             label=name)
+        axes[0].plot(table["relative_depth"], table["random_expectation"], ls=":",
+                     color=line.get_color(), lw=0.8)
+        axes[1].plot(table["relative_depth"], table["dale_index"] - table["random_expectation"],
+                     marker="o", ms=3, color=line.get_color())
+    axes[0].set_ylabel("layer Dale index (dotted: random expectation)")
+    axes[1].set_ylabel("Dale index - random expectation")
+    axes[1].axhline(0, color="k", lw=0.8)
+    for ax in axes:
+        ax.set_xlabel("relative depth (0 = first layer, 1 = output layer)")
+    axes[0].legend(fontsize=7, frameon=False, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def dale_batchnorm_pairs(table: pd.DataFrame) -> plt.Figure:
+    """Paired bars: output-layer and mean-over-layers Dale index without vs with batch norm.
+
+    ``table`` has ``pair``, ``batch_norm`` (bool), ``output_dale`` and ``mean_dale``.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    pairs = list(dict.fromkeys(table["pair"]))
+    x = np.arange(len(pairs))
+    for ax, column, title in zip(axes, ["output_dale", "mean_dale"],
+                                 ["output layer", "mean over all layers"]):
+        for offset, (bn, color) in zip((-0.2, 0.2), ((False, NEUTRAL), (True, POSITIVE))):
+            sub = table[table["batch_norm"] == bn].set_index("pair").reindex(pairs)
+            ax.bar(x + offset, sub[column], width=0.4, color=color,
+                   label="with BN" if bn else "without BN")
+        low = table[column].min()
+        ax.set_ylim(low - 0.05 * abs(low), table[column].max() * 1.01)
+        ax.set_xticks(x, pairs, fontsize=8)
+        ax.set_title(title, fontsize=10)
+        ax.set_ylabel("Dale index")
+    axes[0].legend(fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def dale_over_epochs(table: pd.DataFrame, accuracy: pd.DataFrame | None = None) -> plt.Figure:
+    """Dale index per layer across training epochs (``epoch``, ``layer``, ``dale_index``),
+    with test accuracy (``epoch``, ``test_acc``) on a twin axis when given."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    layers = list(dict.fromkeys(table["layer"]))
+    colors = plt.cm.viridis(np.linspace(0, 0.9, len(layers)))
+    for color, layer in zip(colors, layers):
+        sub = table[table["layer"] == layer]
+        ax.plot(sub["epoch"], sub["dale_index"], color=color, marker="o", ms=3,
+                lw=2.5 if layer == layers[-1] else 1,
+                label=f"{layer} (output)" if layer == layers[-1] else layer)
+    ax.set_xlabel("epoch (0 = initialisation)")
+    ax.set_ylabel("layer Dale index")
+    ax.legend(fontsize=7, frameon=False, ncol=2, loc="upper left")
+    if accuracy is not None:
+        twin = ax.twinx()
+        twin.plot(accuracy["epoch"], accuracy["test_acc"], color="k", ls="--", lw=1)
+        twin.set_ylabel("test accuracy (%, dashed)")
+    fig.tight_layout()
+    return fig
+
+
+def convergence_vs_dale(table: pd.DataFrame) -> plt.Figure:
+    """Fig. 25: per channel, convergence epoch vs Dale index, coloured by negative fraction."""
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    rng = np.random.default_rng(0)  # jitter only for display of integer epochs
+    jitter = rng.uniform(-0.15, 0.15, len(table))
+    points = ax.scatter(table["dale_index"], table["convergence_epoch"] + jitter,
+                        c=table["frac_negative"], cmap="coolwarm", s=10, vmin=0, vmax=1)
+    fig.colorbar(points, ax=ax, label="fraction of negative outgoing weights")
+    ax.set_xlabel("Dale index of the channel")
+    ax.set_ylabel("epoch reaching 90% of final cosine similarity\n(jittered for display)")
+    fig.tight_layout()
+    return fig
+
