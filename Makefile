@@ -11,7 +11,7 @@ export SIGNSEG_CACHE ?= $(CURDIR)/.cache/signseg
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.signseg-installed
 
-.PHONY: book test venv clean
+.PHONY: book test venv clean browser
 
 venv: $(STAMP)
 
@@ -25,7 +25,14 @@ $(STAMP): pyproject.toml
 book: $(STAMP)
 	$(BIN)/signseg book --profile $(PROFILE)
 
-test: $(STAMP)
+# The browser test drives Debian's Chromium (no browser download): install it when missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || test -x "$$SIGNSEG_CHROMIUM" || \
+	  { echo "installing chromium (apt-get)"; \
+	    $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+	    $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq chromium >/dev/null; }
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest
 
 clean:

@@ -1,0 +1,317 @@
+"""Vendored JavaScript that renders ipywidgets in the static book without any network.
+
+MyST-NB embeds the saved widget state in each page and, by default, loads RequireJS and
+the ``@jupyter-widgets/html-manager`` ``embed-amd.js`` bundle from public CDNs. The book
+instead serves pinned copies from ``book/_static/vendor/`` (see the README there); this
+module records their npm origin and SHA-256, verifies them, refreshes them with
+``npm pack`` and gives the Sphinx settings that point MyST-NB at them.
+
+``embed-amd.js`` contains ``@jupyter-widgets/base`` and ``@jupyter-widgets/controls``
+(ipywidgets 8 and 7 flavours), so the built-in widgets never trigger a module download.
+Only third-party widget modules would be fetched, from the URL prefix in the script's
+``data-jupyter-widgets-cdn`` attribute; :data:`OFFLINE_WIDGET_CDN` points that at a
+local path that does not exist, so such a module fails locally instead of reaching out.
+The bundle's CSS loads Font Awesome 5 fonts from a folder derived from its RequireJS module
+URLs; the project's own ``signseg-requirejs-paths.js`` (loaded between RequireJS and the
+bundle) maps those to ``vendor/html-manager/dist/``, where the ``.woff2`` files are vendored.
+
+Command line::
+
+    python -m signseg.vendor verify    # check every vendored file's SHA-256
+    python -m signseg.vendor refresh   # re-download the pinned versions with npm pack
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import subprocess
+import tarfile
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from signseg.cache import atomic_write_bytes, file_digest
+from signseg.errors import DataNotFoundError, SignsegError
+
+VENDOR_DIR = Path(__file__).resolve().parents[1] / "book" / "_static" / "vendor"
+"""Where the vendored files live in a source checkout."""
+
+STATIC_PATH = "book/_static"
+"""The Sphinx ``html_static_path`` entry (relative to the book root) holding ``vendor/``."""
+
+OFFLINE_WIDGET_CDN = "/signseg-offline/no-widget-cdn/"
+"""``data-jupyter-widgets-cdn`` value: a local, non-existent prefix (never a CDN)."""
+
+
+class VendoredFileError(SignsegError, RuntimeError):
+    """A vendored file is missing or its content differs from the pinned SHA-256."""
+
+
+@dataclass(frozen=True)
+class VendoredFile:
+    """One file copied from an npm package tarball.
+
+    Attributes
+    ----------
+    package, version
+        The npm package and its exact pinned version.
+    member
+        Path of the file inside the ``npm pack`` tarball (``package/...``).
+    target
+        Path of the copy relative to the vendor folder.
+    sha256
+        Hex SHA-256 of the file's bytes.
+    """
+
+    package: str
+    version: str
+    member: str
+    target: str
+    sha256: str
+
+    @property
+    def spec(self) -> str:
+        """``package@version`` as given to npm."""
+        return f"{self.package}@{self.version}"
+
+
+HTML_MANAGER_VERSION = "1.0.15"
+"""html-manager release built against the installed ipywidgets 8.1.9 (controls 5.0.13)."""
+
+REQUIREJS_VERSION = "2.3.8"
+
+FONTAWESOME_VERSION = "5.15.4"
+"""The Font Awesome Free release bundled in embed-amd.js (see its CSS banner)."""
+
+
+def _html_manager_file(member: str, target: str, sha256: str) -> VendoredFile:
+    """A file of the pinned ``@jupyter-widgets/html-manager`` tarball."""
+    return VendoredFile(
+        "@jupyter-widgets/html-manager", HTML_MANAGER_VERSION, member, target, sha256
+    )
+
+
+VENDORED_FILES: tuple[VendoredFile, ...] = (
+    VendoredFile(
+        package="requirejs",
+        version=REQUIREJS_VERSION,
+        member="package/require.js",
+        target="requirejs/require.js",
+        sha256="c1fc6b1d53af7522f78d664922abb32acac64ed0ecccb8f907f1e6fc7262563a",
+    ),
+    _html_manager_file(
+        "package/dist/embed-amd.js",
+        "html-manager/dist/embed-amd.js",
+        "ca87dff57c70ffb2658794fde0eab0e27e5f5472a1f5df7ab2b08e1039fc4b72",
+    ),
+    _html_manager_file(
+        "package/dist/embed.js.LICENSE.txt",
+        "html-manager/THIRD_PARTY_LICENSES.txt",
+        "aed2008aae8123157c4ae564883166b1af7bab928d504a1fa7de1f67aec11268",
+    ),
+    # Font Awesome 5 solid / regular / brands webfonts under the hashed names the bundle's
+    # CSS refers to (woff2 only: every current browser takes the first, woff2, source).
+    _html_manager_file(
+        "package/dist/1551f4f60c37af51121f.woff2",
+        "html-manager/dist/1551f4f60c37af51121f.woff2",
+        "9834b82ad26e2a37583d22676a12dd2eb0fe7c80356a2114d0db1aa8b3899537",
+    ),
+    _html_manager_file(
+        "package/dist/7a3337626410ca2f4071.woff2",
+        "html-manager/dist/7a3337626410ca2f4071.woff2",
+        "e42a88444448ac3d60549cc7c1ff2c8a9cac721034c073d80a14a44e79730cca",
+    ),
+    _html_manager_file(
+        "package/dist/d878b0a6a1144760244f.woff2",
+        "html-manager/dist/d878b0a6a1144760244f.woff2",
+        "8ea8791754915a898a3100e63e32978a6d1763be6df8e73a39d3a90d691cdeef",
+    ),
+    VendoredFile(
+        package="@fortawesome/fontawesome-free",
+        version=FONTAWESOME_VERSION,
+        member="package/LICENSE.txt",
+        target="fontawesome-free/LICENSE.txt",
+        sha256="e779748dfe75e84f974df3c7bc07f842011a100159158b0f1f49b2f2a5a515cb",
+    ),
+)
+
+PATHS_SCRIPT = "signseg-requirejs-paths.js"
+"""signseg's own script mapping ``@jupyter-widgets/html-manager`` to the vendored copy."""
+
+
+def sphinx_config() -> dict[str, object]:
+    """Sphinx settings (``sphinx: config:`` in ``_config.yml``) serving the vendored JS.
+
+    Returns
+    -------
+    dict
+        ``html_static_path`` (copies ``book/_static`` to ``_static``) and MyST-NB's
+        ``nb_ipywidgets_js`` (script paths relative to ``_static`` with their attributes,
+        in loading order: RequireJS, the paths script, the html-manager bundle).
+        Do not move the files to the book root's ``_static/``: Jupyter Book adds every
+        ``.js`` file found there to every page.
+    """
+    return {
+        "html_static_path": [STATIC_PATH],
+        "nb_ipywidgets_js": {
+            "vendor/requirejs/require.js": {},
+            f"vendor/{PATHS_SCRIPT}": {},
+            "vendor/html-manager/dist/embed-amd.js": {
+                "data-jupyter-widgets-cdn": OFFLINE_WIDGET_CDN
+            },
+        },
+    }
+
+
+def sha256_hex(path: Path) -> str:
+    """Full hex SHA-256 of a file's bytes."""
+    return file_digest(path, length=64)
+
+
+def vendored_problems(vendor_dir: Path = VENDOR_DIR) -> list[str]:
+    """Describe every vendored file that is missing or differs from its pinned SHA-256.
+
+    Parameters
+    ----------
+    vendor_dir
+        The vendor folder (default: ``book/_static/vendor`` of this checkout).
+
+    Returns
+    -------
+    list of str
+        One message per problem; empty when everything matches.
+    """
+    problems = []
+    for item in VENDORED_FILES:
+        path = Path(vendor_dir) / item.target
+        if not path.is_file():
+            problems.append(f"{path} is missing (from {item.spec}: {item.member})")
+        elif (digest := sha256_hex(path)) != item.sha256:
+            problems.append(f"{path} has SHA-256 {digest}, expected {item.sha256} ({item.spec})")
+    return problems
+
+
+def verify_vendored(vendor_dir: Path = VENDOR_DIR) -> None:
+    """Raise :class:`VendoredFileError` listing every missing or altered vendored file."""
+    problems = vendored_problems(vendor_dir)
+    if problems:
+        raise VendoredFileError(
+            "vendored widget JavaScript does not match its pins:\n  "
+            + "\n  ".join(problems)
+            + "\nRestore the files with `python -m signseg.vendor refresh` (needs the npm "
+            "registry), or update the pins in signseg/vendor.py and the vendor README."
+        )
+
+
+def extract_member(tarball: Path, item: VendoredFile, vendor_dir: Path) -> Path:
+    """Copy ``item.member`` out of an npm tarball after checking its SHA-256.
+
+    Parameters
+    ----------
+    tarball
+        A ``.tgz`` made by ``npm pack``.
+    item
+        The file to extract.
+    vendor_dir
+        Destination folder; the file lands at ``vendor_dir / item.target`` (atomically).
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+
+    Raises
+    ------
+    DataNotFoundError
+        If the tarball lacks the member.
+    VendoredFileError
+        If the member's SHA-256 differs from the pin (nothing is written then).
+    """
+    with tarfile.open(tarball, "r:gz") as archive:
+        try:
+            handle = archive.extractfile(item.member)
+        except KeyError:
+            handle = None
+        if handle is None:
+            raise DataNotFoundError(
+                f"{tarball} has no file {item.member!r}; expected the npm tarball of "
+                f"{item.spec}. Check the package version and member path in signseg/vendor.py."
+            )
+        data = handle.read()
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != item.sha256:
+        raise VendoredFileError(
+            f"{item.member} in {tarball} has SHA-256 {digest}, expected {item.sha256} for "
+            f"{item.spec}; if you deliberately changed the version, update the pin."
+        )
+    path = atomic_write_bytes(Path(vendor_dir) / item.target, data)
+    path.chmod(0o644)  # a web server must be able to read it (mkstemp creates 0600)
+    return path
+
+
+def npm_pack(spec: str, destination: Path, npm: str = "npm") -> Path:
+    """Download ``spec`` (``package@version``) from the npm registry as a tarball.
+
+    Returns
+    -------
+    pathlib.Path
+        The ``.tgz`` written into ``destination``.
+    """
+    try:
+        result = subprocess.run(
+            [npm, "pack", spec, "--pack-destination", str(destination), "--silent"],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+    except FileNotFoundError as error:
+        raise DataNotFoundError(
+            f"cannot run {npm!r} to fetch {spec}; install Node.js/npm or restore the files "
+            "from version control."
+        ) from error
+    except subprocess.CalledProcessError as error:
+        raise DataNotFoundError(
+            f"`npm pack {spec}` failed (exit {error.returncode}): {error.stderr.strip()}; the "
+            "npm registry must be reachable."
+        ) from error
+    return Path(destination) / result.stdout.strip().splitlines()[-1]
+
+
+def refresh_vendored(vendor_dir: Path = VENDOR_DIR, npm: str = "npm") -> list[Path]:
+    """Re-download every pinned package with ``npm pack`` and rewrite the vendored files.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written (each checked against its pinned SHA-256 first).
+    """
+    written = []
+    with tempfile.TemporaryDirectory(prefix="signseg-vendor-") as tmp:
+        tarballs: dict[str, Path] = {}
+        for item in VENDORED_FILES:
+            if item.spec not in tarballs:
+                tarballs[item.spec] = npm_pack(item.spec, Path(tmp), npm)
+            written.append(extract_member(tarballs[item.spec], item, Path(vendor_dir)))
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m signseg.vendor {verify,refresh} [--dir DIR]``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m signseg.vendor", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("action", choices=("verify", "refresh"))
+    parser.add_argument("--dir", type=Path, default=VENDOR_DIR, help="vendor folder")
+    args = parser.parse_args(argv)
+    if args.action == "refresh":
+        for path in refresh_vendored(args.dir):
+            print(f"wrote {path}")
+    verify_vendored(args.dir)
+    print(f"all {len(VENDORED_FILES)} vendored files match their SHA-256 pins")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - command-line entry
+    raise SystemExit(main())
