@@ -1,0 +1,96 @@
+"""Quantifying image sets (METHODS.md section 4; paper 4.2, A.1, Figs. 2D-E, 11-17).
+
+Inputs are image sets as float tensors ``[n, 3, H, W]`` in ``[0, 1]``: the control set
+(alpha = 0) and an ablated set for the same unit. Every summary comes with a 95%
+confidence interval over units or networks.
+
+Statistics (:mod:`~signseg.metrics.stats`)
+    ``mean_ci(values, confidence=0.95, method="t"|"bootstrap", n_boot=2000, seed=0)
+    -> (mean, low, high)``;
+    ``bootstrap_ci(statistic, *samples, n_boot=2000, seed=0, paired=True, confidence=0.95)
+    -> (estimate, low, high)``;
+    ``correlation_with_ci(x, y, method="spearman"|"pearson", n_boot=2000, seed=0,
+    confidence=0.95) -> dict(r, p, ci_low, ci_high, n, n_degenerate, method, confidence)``;
+    ``summarize(frame, value, by, nested=("unit",)) -> DataFrame`` (nested averaging, CI
+    over the outermost level).
+
+Representational similarity (:mod:`~signseg.metrics.similarity`)
+    ``representational_similarity(control, ablated, embedders, readout="features")
+    -> EnsembleSimilarity`` (per-embedder values, control-vs-control ceiling, ensemble
+    mean with CI over embedders); ``similarity_table(control, conditions, embedders)
+    -> DataFrame`` for many conditions at once; embedders are objects with
+    ``embed(images01)``, callables, or zoo models (``as_embedder`` /
+    ``ZooEmbedder(model, readout="features"|"logits")``).
+
+Perceptual similarity (:mod:`~signseg.metrics.perceptual`)
+    ``PerceptualSimilarity(net="alex", download=True)`` with ``.similarity(control,
+    ablated)``, ``.ceiling(control)`` (mean ``1 - LPIPS``) and ``.distance_matrix(a, b)``.
+    Needs the ``lpips`` package and the torchvision trunk weights in the torch hub cache.
+
+Objectness (:mod:`~signseg.metrics.objectness`)
+    ``objectness(images, detector=None) -> ndarray [n]`` (maximum box confidence of an
+    Ultralytics YOLO11n detector); ``objectness_available() -> (bool, reason)``;
+    ``load_detector(name, download=True)``. Needs ``ultralytics`` and ``yolo11n.pt`` in the
+    torch hub cache.
+
+Spatial frequency (:mod:`~signseg.metrics.spectra`)
+    ``radial_power_spectrum(images, color="grey") -> (frequencies, power [n, bins])``;
+    ``spectrum_ratio(control, ablated, frequencies) -> DataFrame`` (control/ablated per
+    bin, CI over units).
+
+Activation (:mod:`~signseg.metrics.activation`)
+    ``activation_summary(runs, value="activation", condition=("sign", "alpha"),
+    unit="unit") -> DataFrame``.
+
+Object vs background (:mod:`~signseg.metrics.segregation`)
+    ``object_share(images, masks, method="contrast"|"attribution", ...) -> ndarray [n]``,
+    ``canonical_mask(masks, size)``, ``chance_share(masks)``,
+    ``background_challenge_accuracy(model_fn, datasets) -> DataFrame``,
+    ``background_gap(table)``.
+"""
+
+from __future__ import annotations
+
+from .activation import activation_summary
+from .objectness import load_detector, objectness, objectness_available
+from .perceptual import PerceptualSimilarity
+from .segregation import (
+    background_challenge_accuracy,
+    background_gap,
+    canonical_mask,
+    chance_share,
+    object_share,
+)
+from .similarity import (
+    EnsembleSimilarity,
+    ZooEmbedder,
+    as_embedder,
+    representational_similarity,
+    similarity_table,
+)
+from .spectra import radial_power_spectrum, spectrum_ratio
+from .stats import bootstrap_ci, correlation_with_ci, mean_ci, summarize
+
+__all__ = [
+    "mean_ci",
+    "bootstrap_ci",
+    "correlation_with_ci",
+    "summarize",
+    "representational_similarity",
+    "similarity_table",
+    "EnsembleSimilarity",
+    "ZooEmbedder",
+    "as_embedder",
+    "PerceptualSimilarity",
+    "objectness",
+    "objectness_available",
+    "load_detector",
+    "radial_power_spectrum",
+    "spectrum_ratio",
+    "activation_summary",
+    "object_share",
+    "canonical_mask",
+    "chance_share",
+    "background_challenge_accuracy",
+    "background_gap",
+]
