@@ -1,0 +1,250 @@
+"""Reading an ImageFolder split from a folder tree or straight from a ``.tar.gz`` archive.
+
+Layout (torchvision ``ImageFolder``): ``<tree>/<split>/<class>/<image>``; inside an archive
+the same layout may sit below a top folder (``cifar10-jpg/train/cat/0001.jpg``). Classes are
+the sorted class-folder names; images are ordered by class, then by file name, exactly as
+``torchvision.datasets.ImageFolder`` orders them. Hidden files and files whose extension is
+not an image extension are ignored.
+
+Decoding tens of thousands of small files takes seconds, so the decoded ``uint8`` arrays of
+a split are cached in ``cache_dir("data", "decoded")`` as one ``.npz`` file, written
+atomically and keyed by the source: the archive's SHA-256, or the tree's listing (relative
+path, size and modification time of every file). A changed source therefore gets a new
+cache entry; a second read of the same source only loads the ``.npz``.
+
+Archives are decoded member by member from the compressed stream, never unpacked to disk:
+extracting the 60,000-70,000 files of the shared archives costs more than decoding them, and
+the decoded cache already makes the work happen once. When a ``SHA256SUMS`` file lies beside
+the archive and lists it, the archive is checked against it before use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Iterable, Iterator
+
+import numpy as np
+from PIL import Image
+from tqdm.auto import tqdm
+
+from ..cache import atomic_path, cache_dir, config_hash
+from ..errors import DataNotFoundError, InvalidInputError
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "DecodedSplit",
+    "archive_sha256",
+    "read_split",
+]
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp"})
+"""File extensions read as images (those of ``torchvision.datasets.folder.IMG_EXTENSIONS``)."""
+
+_CACHE_FORMAT = 1
+"""Bump when the decoded cache's content or layout changes, to invalidate old entries."""
+
+@dataclass(frozen=True)
+class DecodedSplit:
+    """The decoded images of one split.
+
+    Attributes
+    ----------
+    images:
+        ``uint8`` array ``[N, C, H, W]``.
+    targets:
+        ``int64`` array ``[N]`` indexing ``classes``.
+    classes:
+        Sorted class-folder names.
+    """
+
+    images: np.ndarray
+    targets: np.ndarray
+    classes: tuple[str, ...]
+
+
+def read_split(
+    source: Path,
+    split: str,
+    *,
+    mode: str,
+    size: tuple[int, int],
+    label: str,
+    progress: bool = True,
+) -> DecodedSplit:
+    """Read one split of an ImageFolder tree or archive, through the decoded cache.
+
+    Parameters
+    ----------
+    source:
+        A folder holding ``<split>/<class>/<image>``, or a ``.tar.gz`` archive holding that
+        layout (optionally below one top folder).
+    split:
+        Name of the split folder (``"train"`` or ``"test"``).
+    mode:
+        PIL mode every image is converted to: ``"RGB"`` (3 channels) or ``"L"`` (1 channel).
+    size:
+        Expected ``(height, width)`` of every image.
+    label:
+        Short name used in the cache file name and in messages (e.g. ``"cifar10"``).
+    progress:
+        Show a tqdm progress bar while decoding.
+
+    Returns
+    -------
+    DecodedSplit
+
+    Raises
+    ------
+    DataNotFoundError
+        The source holds no image for ``split``, or the archive fails its checksum.
+    InvalidInputError
+        An image does not have the expected size.
+    """
+    if source.is_file():
+        source_key, items = archive_sha256(source), _archive_items(source, split)
+    else:
+        files = _tree_files(source / split)
+        source_key, items = _tree_listing_key(files), _read_files(files)
+    key = config_hash({"format": _CACHE_FORMAT, "source": source_key, "split": split, "mode": mode, "size": size})
+    cached = cache_dir("data", "decoded") / f"{label}-{split}-{key}.npz"
+    if cached.is_file():
+        return _load_cached(cached)
+    decoded = _assemble(_decode_all(items, mode, f"decoding {label} {split}", progress), mode, size, source, split)
+    _save_cached(cached, decoded)
+    return decoded
+
+
+def archive_sha256(archive: Path) -> str:
+    """SHA-256 (hex) of ``archive``, checked against a ``SHA256SUMS`` file beside it if any.
+
+    Raises
+    ------
+    DataNotFoundError
+        ``SHA256SUMS`` lists the archive with a different digest (corrupt or partial copy).
+    """
+    digest = hashlib.sha256()
+    with open(archive, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    actual = digest.hexdigest()
+    expected = _listed_sha256(archive)
+    if expected is not None and expected != actual:
+        raise DataNotFoundError(
+            f"{archive} does not match its checksum in {archive.parent / 'SHA256SUMS'}: expected "
+            f"{expected}, got {actual}. The copy is corrupt or incomplete; copy the archive again."
+        )
+    return actual
+
+
+def _listed_sha256(archive: Path) -> str | None:
+    """The digest that ``SHA256SUMS`` beside ``archive`` lists for it, or ``None``."""
+    sums = archive.parent / "SHA256SUMS"
+    if not sums.is_file():
+        return None
+    for line in sums.read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].lstrip("*") == archive.name:
+            return parts[0].lower()
+    return None
+
+
+def _is_image_name(name: str) -> bool:
+    """Whether ``name`` is a visible file with an image extension."""
+    return not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+
+
+def _tree_files(split_dir: Path) -> list[tuple[str, str, Path]]:
+    """``(class, file name, path)`` of every image in ``split_dir/<class>/``, sorted."""
+    if not split_dir.is_dir():
+        return []
+    files = []
+    for class_entry in os.scandir(split_dir):
+        if class_entry.is_dir() and not class_entry.name.startswith("."):
+            for entry in os.scandir(class_entry.path):
+                if entry.is_file() and _is_image_name(entry.name):
+                    files.append((class_entry.name, entry.name, Path(entry.path)))
+    return sorted(files)
+
+
+def _tree_listing_key(files: list[tuple[str, str, Path]]) -> str:
+    """Hash of the relative path, size and modification time of every listed file."""
+    listing = []
+    for class_name, file_name, path in files:
+        stat = path.stat()
+        listing.append((class_name, file_name, stat.st_size, stat.st_mtime_ns))
+    return config_hash(listing, length=32)
+
+
+def _read_files(files: list[tuple[str, str, Path]]) -> Iterator[tuple[str, str, bytes]]:
+    """``(class, file name, encoded bytes)`` of every listed file (read lazily)."""
+    for class_name, file_name, path in files:
+        yield class_name, file_name, path.read_bytes()
+
+
+def _archive_items(archive: Path, split: str) -> Iterator[tuple[str, str, bytes]]:
+    """``(class, file name, encoded bytes)`` of every ``.../<split>/<class>/<image>`` member."""
+    with tarfile.open(archive, "r:*") as tar:
+        for member in tar:
+            parts = PurePosixPath(member.name).parts
+            if (
+                member.isfile()
+                and len(parts) >= 3
+                and parts[-3] == split
+                and not parts[-2].startswith(".")
+                and _is_image_name(parts[-1])
+            ):
+                handle = tar.extractfile(member)
+                if handle is not None:
+                    yield parts[-2], parts[-1], handle.read()
+
+
+def _decode_all(
+    items: Iterable[tuple[str, str, bytes]], mode: str, description: str, progress: bool
+) -> list[tuple[str, str, np.ndarray]]:
+    """Decode every item to a ``uint8`` array ``[H, W]`` (mode ``"L"``) or ``[H, W, C]``."""
+    decoded = []
+    for class_name, file_name, data in tqdm(items, desc=description, unit="img", disable=not progress):
+        with Image.open(io.BytesIO(data)) as image:
+            decoded.append((class_name, file_name, np.asarray(image.convert(mode))))
+    return decoded
+
+
+def _assemble(
+    decoded: list[tuple[str, str, np.ndarray]], mode: str, size: tuple[int, int], source: Path, split: str
+) -> DecodedSplit:
+    """Sort decoded images by (class, file name) and stack them into a :class:`DecodedSplit`."""
+    if not decoded:
+        raise DataNotFoundError(
+            f"{source} holds no image for the split {split!r}: expected files "
+            f"{split}/<class>/<image> with one of the extensions {sorted(IMAGE_EXTENSIONS)}."
+        )
+    decoded.sort(key=lambda item: (item[0], item[1]))
+    for class_name, file_name, array in decoded:
+        if array.shape[:2] != tuple(size):
+            raise InvalidInputError(
+                f"{source}: {split}/{class_name}/{file_name} is {array.shape[0]}x{array.shape[1]} pixels, "
+                f"expected {size[0]}x{size[1]}. Is this folder the right data set?"
+            )
+    classes = tuple(sorted({class_name for class_name, _, _ in decoded}))
+    class_index = {name: index for index, name in enumerate(classes)}
+    images = np.stack([array for _, _, array in decoded])
+    images = images[:, None] if mode == "L" else images.transpose(0, 3, 1, 2)
+    targets = np.array([class_index[class_name] for class_name, _, _ in decoded], dtype=np.int64)
+    return DecodedSplit(np.ascontiguousarray(images), targets, classes)
+
+
+def _save_cached(path: Path, decoded: DecodedSplit) -> None:
+    """Atomically write ``decoded`` to ``path`` (uncompressed ``.npz``)."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, images=decoded.images, targets=decoded.targets, classes=np.array(decoded.classes))
+
+
+def _load_cached(path: Path) -> DecodedSplit:
+    """Read a :class:`DecodedSplit` written by :func:`_save_cached`."""
+    with np.load(path, allow_pickle=False) as data:
+        return DecodedSplit(data["images"], data["targets"], tuple(str(name) for name in data["classes"]))
