@@ -1,0 +1,595 @@
+"""The model zoo: named classifiers with their preprocessing, readout layer and accuracy.
+
+Two sources:
+
+* ``"torchvision"`` — the paper's ImageNet classifiers (Table 3) with torchvision's
+  ``DEFAULT`` weights (resnet50/101/152: ``IMAGENET1K_V2``, the paper's 80.86 / 81.89 / 82.28
+  top-1). Weights come from the torch hub cache through :func:`signseg.hub.fetch_checkpoint`.
+* ``"project"`` — small networks of :mod:`signseg.architectures` trained by
+  :mod:`signseg.train` on ``procedural``, ``cifar10`` or ``mnist``: names
+  ``{dataset}_{arch}`` and ``{dataset}_{arch}_tanh`` (every ReLU replaced by Tanh).
+
+>>> from signseg import zoo
+>>> zoo.names(source="project", dataset="mnist")[:2]
+['mnist_alexnet', 'mnist_alexnet_tanh']
+>>> zoo.info("resnet50").top1
+80.858
+
+:func:`load` returns a :class:`ZooModel`: the network in eval mode on the CPU plus what the
+analyses need — the readout ``nn.Linear`` (:meth:`ZooModel.readout_layer`), the penultimate
+representation (:meth:`ZooModel.features`, the readout's input), class names, accuracy and,
+for project models, the per-epoch checkpoints and training history.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
+
+import pandas as pd
+import torch
+from torch import nn
+
+from . import architectures
+from .errors import InvalidInputError, UnknownNameError, WeightsNotFoundError
+from .preprocessing import Preprocessing
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .train import TrainConfig
+
+__all__ = [
+    "ZooEntry",
+    "ZooModel",
+    "SOURCES",
+    "DATASETS",
+    "PROJECT_DATASETS",
+    "DEFAULT_WIDTH",
+    "names",
+    "info",
+    "build",
+    "load",
+    "dataset_classes",
+]
+
+SOURCES = ("torchvision", "project")
+PROJECT_DATASETS = ("procedural", "cifar10", "mnist")
+DATASETS = ("imagenet", *PROJECT_DATASETS)
+
+#: Default ``width`` (base channels) of the project networks per data set, used when no
+#: training configuration sets one.
+DEFAULT_WIDTH: dict[str, int] = {"procedural": 8, "cifar10": 16, "mnist": 8}
+
+_CIFAR10_CLASSES = (
+    "airplane", "automobile", "bird", "cat", "deer",
+    "dog", "frog", "horse", "ship", "truck",
+)
+
+#: Input specification of the project networks per data set. CIFAR-10 and MNIST use their
+#: usual training-set channel statistics; the procedural set (**choice**) a fixed 0.5 / 0.25.
+_PROJECT_PREPROCESSING: dict[str, Preprocessing] = {
+    "cifar10": Preprocessing(
+        size=32, mean=(0.4914, 0.4822, 0.4465), std=(0.2470, 0.2435, 0.2616)
+    ),
+    "mnist": Preprocessing(size=28, mean=(0.1307,), std=(0.3081,), channels=1),
+    "procedural": Preprocessing(size=32, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25)),
+}
+
+#: torchvision architectures: (family, batch_norm, depth, readout module path).
+_TORCHVISION: dict[str, tuple[str, bool, int, str]] = {
+    "alexnet": ("alexnet", False, 8, "classifier.6"),
+    **{
+        f"vgg{depth}{suffix}": ("vgg", bool(suffix), depth, "classifier.6")
+        for depth in (11, 13, 16, 19)
+        for suffix in ("", "_bn")
+    },
+    **{f"resnet{depth}": ("resnet", True, depth, "fc") for depth in (18, 34, 50, 101, 152)},
+    **{f"densenet{depth}": ("densenet", True, depth, "classifier") for depth in (121, 169, 201)},
+    "inception_v3": ("inception", True, 48, "fc"),
+}
+
+#: Builder arguments torchvision uses with pretrained weights; the untrained version gets the
+#: same so that both expect the same input (inception_v3 re-normalises its input itself).
+_TORCHVISION_KWARGS: dict[str, dict[str, Any]] = {
+    "inception_v3": {"transform_input": True, "aux_logits": True, "init_weights": True},
+}
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    """Static description of a zoo model (no weights are loaded to produce it).
+
+    Attributes
+    ----------
+    name:
+        Registry name, e.g. ``"vgg16_bn"`` or ``"cifar10_resnet8_tanh"``.
+    source:
+        ``"torchvision"`` or ``"project"``.
+    dataset:
+        Training data: ``"imagenet"``, ``"cifar10"``, ``"mnist"`` or ``"procedural"``.
+    family:
+        ``"alexnet"``, ``"vgg"``, ``"resnet"``, ``"densenet"`` or ``"inception"``.
+    arch:
+        Architecture name inside its source (torchvision builder or project architecture).
+    activation:
+        ``"relu"`` or ``"tanh"``.
+    batch_norm:
+        Whether the network uses batch normalisation.
+    depth:
+        Number of weighted layers on the main path (the number in the name; 48 for inception_v3).
+    readout:
+        Module path of the output ``nn.Linear`` (e.g. ``"fc"``, ``"classifier.6"``).
+    preprocessing:
+        How ``[0, 1]`` images are converted to network input.
+    num_classes:
+        Number of output units.
+    weights:
+        torchvision weights enum member (e.g. ``"IMAGENET1K_V2"``); ``None`` for project models.
+    top1:
+        Published ImageNet top-1 accuracy (%) of those weights; ``None`` for project models.
+    """
+
+    name: str
+    source: str
+    dataset: str
+    family: str
+    arch: str
+    activation: str
+    batch_norm: bool
+    depth: int
+    readout: str
+    preprocessing: Preprocessing
+    num_classes: int
+    weights: str | None = None
+    top1: float | None = None
+
+
+@dataclass
+class ZooModel:
+    """A loaded zoo model and what the analyses need from it.
+
+    Attributes
+    ----------
+    name, entry:
+        Registry name and its :class:`ZooEntry`.
+    model:
+        The network, in eval mode, on the CPU.
+    pretrained:
+        Whether trained weights were loaded (``False``: the seeded initialisation).
+    accuracy:
+        Top-1 accuracy in %: torchvision's published ImageNet value, or the measured test
+        accuracy of a project model at the loaded epoch; ``None`` for untrained models.
+    classes:
+        Class name of every output unit.
+    checkpoints:
+        Project models: per-epoch checkpoint files (index 0 = initialisation); else empty.
+    history:
+        Project models: per-epoch ``epoch``, ``train_loss``, ``train_acc``, ``test_acc``,
+        ``seconds``; else ``None``.
+    """
+
+    name: str
+    entry: ZooEntry
+    model: nn.Module
+    pretrained: bool
+    accuracy: float | None
+    classes: list[str]
+    checkpoints: list[Path] = field(default_factory=list)
+    history: pd.DataFrame | None = None
+
+    def readout_layer(self) -> nn.Linear:
+        """The output ``nn.Linear`` (pre-softmax logits)."""
+        return self.model.get_submodule(self.entry.readout)  # type: ignore[return-value]
+
+    def readout_weight(self) -> torch.Tensor:
+        """``[classes, features]`` weight of the readout layer (detached, shares storage)."""
+        return self.readout_layer().weight.detach()
+
+    def features(self, images01: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+        """Penultimate representation ``[B, features]``: the input of the readout layer.
+
+        Parameters
+        ----------
+        images01:
+            Images in ``[0, 1]``, ``[B, C, H, W]`` (any size and 1 or 3 channels; converted by
+            ``entry.preprocessing``).
+        batch_size:
+            Images per forward pass.
+        """
+        return self._forward(images01, batch_size)[0]
+
+    def logits(self, images01: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+        """Pre-softmax outputs ``[B, classes]`` of images in ``[0, 1]`` (see :meth:`features`)."""
+        return self._forward(images01, batch_size)[1]
+
+    def weighted_layers(self) -> list[tuple[str, nn.Module]]:
+        """The ``Conv2d`` and ``Linear`` layers ``(name, module)`` in forward (execution) order.
+
+        The order is traced with one eval-mode forward pass of a blank image. Layers that this
+        pass never calls are left out: only inception_v3's auxiliary classifier
+        (``AuxLogits``), which exists for training and does not shape the logits.
+        """
+        from .dale import weighted_layers
+
+        layers = weighted_layers(self.model)
+        order = _execution_order(self.model, [module for _, module in layers], self.entry)
+        executed = [item for item in layers if id(item[1]) in order]
+        return sorted(executed, key=lambda item: order[id(item[1])])
+
+    linear_layers = weighted_layers
+
+    def epoch_state_dicts(self) -> list[dict[str, torch.Tensor]]:
+        """Model weights at every checkpoint (epoch 0 = initialisation); project models only."""
+        if not self.checkpoints:
+            raise InvalidInputError(
+                f"{self.name} has no training checkpoints; only pretrained project models "
+                "(source 'project') carry per-epoch checkpoints"
+            )
+        from .train import checkpoint_state_dict
+
+        return [checkpoint_state_dict(path) for path in self.checkpoints]
+
+    def _forward(self, images01: torch.Tensor, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if batch_size < 1:
+            raise InvalidInputError(f"batch_size must be >= 1, got {batch_size}")
+        if images01.dim() == 3:
+            images01 = images01.unsqueeze(0)
+        captured: list[torch.Tensor] = []
+        hook = self.readout_layer().register_forward_pre_hook(
+            lambda module, inputs: captured.append(inputs[0].detach())
+        )
+        device = next(self.model.parameters()).device
+        outputs: list[torch.Tensor] = []
+        try:
+            with torch.no_grad():
+                for start in range(0, images01.shape[0], batch_size):
+                    batch = self.entry.preprocessing(images01[start : start + batch_size])
+                    outputs.append(self.model(batch.to(device)).cpu())
+        finally:
+            hook.remove()
+        features = torch.cat([c.flatten(1).cpu() for c in captured]) if captured else torch.empty(0)
+        logits = torch.cat(outputs) if outputs else torch.empty(0)
+        return features, logits
+
+
+def _execution_order(
+    model: nn.Module, modules: list[nn.Module], entry: ZooEntry
+) -> dict[int, int]:
+    """``id(module) -> position`` of the first call of each module in one eval forward pass."""
+    order: dict[int, int] = {}
+
+    def record(module: nn.Module, inputs: Any) -> None:
+        order.setdefault(id(module), len(order))
+
+    hooks = [module.register_forward_pre_hook(record) for module in modules]
+    spec = entry.preprocessing
+    blank = torch.zeros(1, spec.channels, spec.size, spec.size)
+    device = next(model.parameters()).device
+    try:
+        with torch.no_grad():
+            model(blank.to(device))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return order
+
+
+# --------------------------------------------------------------------------- registry
+
+
+def _project_entries() -> Iterator[ZooEntry]:
+    for dataset in PROJECT_DATASETS:
+        for arch, spec in architectures.ARCHS.items():
+            for activation in architectures.ACTIVATIONS:
+                suffix = "" if activation == "relu" else f"_{activation}"
+                yield ZooEntry(
+                    name=f"{dataset}_{arch}{suffix}",
+                    source="project",
+                    dataset=dataset,
+                    family=spec.family,
+                    arch=arch,
+                    activation=activation,
+                    batch_norm=spec.batch_norm,
+                    depth=spec.depth,
+                    readout=architectures.READOUT,
+                    preprocessing=_PROJECT_PREPROCESSING[dataset],
+                    num_classes=len(dataset_classes(dataset)),
+                )
+
+
+def _torchvision_entries() -> Iterator[ZooEntry]:
+    from torchvision.models import get_model_weights
+
+    for arch, (family, batch_norm, depth, readout) in _TORCHVISION.items():
+        weights = get_model_weights(arch).DEFAULT
+        transform = weights.transforms()
+        yield ZooEntry(
+            name=arch,
+            source="torchvision",
+            dataset="imagenet",
+            family=family,
+            arch=arch,
+            activation="relu",
+            batch_norm=batch_norm,
+            depth=depth,
+            readout=readout,
+            preprocessing=Preprocessing(
+                size=int(transform.crop_size[0]),
+                mean=tuple(float(m) for m in transform.mean),
+                std=tuple(float(s) for s in transform.std),
+                resize_size=int(transform.resize_size[0]),
+            ),
+            num_classes=len(weights.meta["categories"]),
+            weights=weights.name,
+            top1=float(weights.meta["_metrics"]["ImageNet-1K"]["acc@1"]),
+        )
+
+
+@lru_cache(maxsize=None)
+def _registry() -> dict[str, ZooEntry]:
+    entries = [*_torchvision_entries(), *_project_entries()]
+    return {entry.name: entry for entry in entries}
+
+
+def dataset_classes(dataset: str) -> list[str]:
+    """Class names of a project data set (``"procedural"``, ``"cifar10"``, ``"mnist"``).
+
+    Raises
+    ------
+    UnknownNameError
+        ``dataset`` is not a project data set.
+    """
+    if dataset == "cifar10":
+        return list(_CIFAR10_CLASSES)
+    if dataset == "mnist":
+        return [str(digit) for digit in range(10)]
+    if dataset == "procedural":
+        from .data import procedural
+
+        return list(procedural.CLASSES)
+    raise UnknownNameError(
+        f"unknown project data set {dataset!r}; expected one of {list(PROJECT_DATASETS)}"
+    )
+
+
+def _check_choice(kind: str, value: str | None, allowed: tuple[str, ...]) -> None:
+    if value is not None and value not in allowed:
+        raise UnknownNameError(f"unknown {kind} {value!r}; expected one of {list(allowed)} or None")
+
+
+def names(source: str | None = None, dataset: str | None = None) -> list[str]:
+    """Names of the zoo models, optionally only those of one ``source`` and/or ``dataset``.
+
+    Parameters
+    ----------
+    source:
+        ``"torchvision"`` or ``"project"`` (``None``: both).
+    dataset:
+        ``"imagenet"``, ``"procedural"``, ``"cifar10"`` or ``"mnist"`` (``None``: all).
+
+    Returns
+    -------
+    list[str]
+        Registry names: torchvision models first (Table 3 order), then project models by
+        data set and architecture.
+    """
+    _check_choice("source", source, SOURCES)
+    _check_choice("dataset", dataset, DATASETS)
+    return [
+        entry.name
+        for entry in _registry().values()
+        if (source is None or entry.source == source)
+        and (dataset is None or entry.dataset == dataset)
+    ]
+
+
+def info(name: str) -> ZooEntry:
+    """The :class:`ZooEntry` of ``name`` (no weights are loaded).
+
+    Raises
+    ------
+    UnknownNameError
+        ``name`` is not in the zoo; the message lists close matches.
+    """
+    registry = _registry()
+    if name not in registry:
+        close = difflib.get_close_matches(str(name), list(registry), n=5, cutoff=0.6)
+        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise UnknownNameError(
+            f"unknown zoo model {name!r}.{hint} signseg.zoo.names() lists all "
+            f"{len(registry)} models."
+        )
+    return registry[name]
+
+
+# --------------------------------------------------------------------------- building
+
+
+def build(name: str, *, seed: int = 0, width: int | None = None) -> nn.Module:
+    """The untrained (freshly initialised) network of ``name``, reproducible by ``seed``.
+
+    The global torch random state is left as it was.
+
+    Parameters
+    ----------
+    name:
+        A zoo name.
+    seed:
+        Initialisation seed (``torch.manual_seed`` inside a forked random state).
+    width:
+        Project models only: base channel count (default :data:`DEFAULT_WIDTH` of the data set).
+
+    Returns
+    -------
+    nn.Module
+        The network in training mode on the CPU.
+    """
+    entry = info(name)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        if entry.source == "torchvision":
+            if width is not None:
+                raise InvalidInputError(
+                    f"width only applies to project models; {name} is a torchvision model"
+                )
+            from torchvision.models import get_model
+
+            return get_model(entry.arch, weights=None, **_TORCHVISION_KWARGS.get(entry.arch, {}))
+        return architectures.build(
+            entry.arch,
+            num_classes=entry.num_classes,
+            in_channels=entry.preprocessing.channels,
+            width=DEFAULT_WIDTH[entry.dataset] if width is None else width,
+            activation=entry.activation,
+        )
+
+
+def _pretrained_torchvision(entry: ZooEntry, *, download: bool, progress: bool) -> nn.Module:
+    """Build ``entry`` with its torchvision weights, fetched through :mod:`signseg.hub`.
+
+    The file is placed in (or found in) the torch hub cache first; torchvision's builder then
+    reads it from there with its own key handling (e.g. densenet's old ``norm.1`` keys).
+    """
+    from torchvision.models import get_model, get_model_weights
+
+    from .hub import fetch_checkpoint
+
+    weights = get_model_weights(entry.arch)[entry.weights]
+    fetch_checkpoint(
+        weights.url, what=f"{entry.name} ImageNet weights", download=download, progress=progress
+    )
+    return get_model(entry.arch, weights=weights, progress=progress)
+
+
+def load(
+    name: str,
+    pretrained: bool = True,
+    *,
+    seed: int = 0,
+    epoch: int | None = None,
+    train_config: "TrainConfig | Mapping[str, Any] | None" = None,
+    train_if_missing: bool = True,
+    download: bool = True,
+    progress: bool = True,
+) -> ZooModel:
+    """Load a zoo model, in eval mode on the CPU.
+
+    Parameters
+    ----------
+    name:
+        A zoo name (see :func:`names`).
+    pretrained:
+        ``True``: trained weights (torchvision's, or the project's from :mod:`signseg.train`).
+        ``False``: the initialisation made with ``torch.manual_seed(seed)``.
+    seed:
+        Initialisation seed; for project models also the training seed (it replaces
+        ``train_config.seed``), so ``load(name, False, seed=s)`` equals epoch 0 of
+        ``load(name, True, seed=s)``.
+    epoch:
+        Project models only: load the checkpoint after this epoch (0 = initialisation;
+        default: the last).
+    train_config:
+        Project models only: a :class:`signseg.train.TrainConfig` or a dictionary of its fields
+        (a profile's ``train[dataset]`` section). Default: ``TrainConfig()``.
+    train_if_missing:
+        Project models only: train now when the weights are not cached (else raise).
+    download:
+        torchvision models only: download missing weights into the torch hub cache.
+    progress:
+        Show download / training progress bars.
+
+    Raises
+    ------
+    UnknownNameError
+        ``name`` is not in the zoo.
+    WeightsNotFoundError
+        The weights are not cached and cannot be downloaded (torchvision) or trained
+        (project, ``train_if_missing=False``).
+    InvalidInputError
+        ``epoch`` or ``train_config`` given for a torchvision model, or ``epoch`` out of range.
+    """
+    entry = info(name)
+    if entry.source == "torchvision":
+        return _load_torchvision(entry, pretrained, seed, epoch, train_config, download, progress)
+    return _load_project(entry, pretrained, seed, epoch, train_config, train_if_missing, progress)
+
+
+def _load_torchvision(
+    entry: ZooEntry,
+    pretrained: bool,
+    seed: int,
+    epoch: int | None,
+    train_config: Any,
+    download: bool,
+    progress: bool,
+) -> ZooModel:
+    if epoch is not None or train_config is not None:
+        raise InvalidInputError(
+            f"{entry.name} is a torchvision model with fixed published weights; epoch and "
+            "train_config only apply to project models (signseg.zoo.names(source='project'))"
+        )
+    from torchvision.models import get_model_weights
+
+    if pretrained:
+        model = _pretrained_torchvision(entry, download=download, progress=progress)
+    else:
+        model = build(entry.name, seed=seed)
+    categories = get_model_weights(entry.arch)[entry.weights].meta["categories"]
+    return ZooModel(
+        name=entry.name,
+        entry=entry,
+        model=model.eval(),
+        pretrained=pretrained,
+        accuracy=entry.top1 if pretrained else None,
+        classes=list(categories),
+    )
+
+
+def _load_project(
+    entry: ZooEntry,
+    pretrained: bool,
+    seed: int,
+    epoch: int | None,
+    train_config: "TrainConfig | Mapping[str, Any] | None",
+    train_if_missing: bool,
+    progress: bool,
+) -> ZooModel:
+    from . import train as training
+
+    config = training.resolve_config(entry.name, train_config, seed=seed)
+    if not pretrained:
+        if epoch is not None:
+            raise InvalidInputError("epoch only applies to pretrained=True (trained checkpoints)")
+        model = build(entry.name, seed=seed, width=config.width)
+        return ZooModel(entry.name, entry, model.eval(), False, None, dataset_classes(entry.dataset))
+
+    result = training.load_result(entry.name, config)
+    if result is None:
+        if not train_if_missing:
+            raise WeightsNotFoundError(
+                f"{entry.name} has not been trained with this configuration (cache folder "
+                f"{str(training.result_dir(entry.name, config))!r} holds no finished run). Train "
+                f"it with signseg.train.train({entry.name!r}, config) or call "
+                f"signseg.zoo.load({entry.name!r}, train_if_missing=True)."
+            )
+        result = training.train(entry.name, config, progress=progress)
+    last = len(result.checkpoints) - 1
+    index = last if epoch is None else epoch
+    if not 0 <= index <= last:
+        raise InvalidInputError(
+            f"epoch must be between 0 (initialisation) and {last} for {entry.name}; got {epoch}"
+        )
+    model = build(entry.name, seed=seed, width=config.width)
+    model.load_state_dict(training.checkpoint_state_dict(result.checkpoints[index]))
+    return ZooModel(
+        name=entry.name,
+        entry=entry,
+        model=model.eval(),
+        pretrained=True,
+        accuracy=float(result.history["test_acc"].iloc[index]),
+        classes=list(result.classes),
+        checkpoints=list(result.checkpoints),
+        history=result.history,
+    )
