@@ -239,7 +239,7 @@ def object_share(
     return share.cpu().numpy()
 
 
-def _wilson_interval(correct: int, n: int, confidence: float) -> tuple[float, float]:
+def wilson_interval(correct: int, n: int, confidence: float) -> tuple[float, float]:
     result = stats.binomtest(correct, n).proportion_ci(confidence_level=confidence, method="wilson")
     return float(result.low), float(result.high)
 
@@ -295,7 +295,7 @@ def background_challenge_accuracy(
                 )
             predicted = mapping[predicted]
         correct = int((predicted == targets).sum())
-        low, high = _wilson_interval(correct, int(targets.numel()), confidence)
+        low, high = wilson_interval(correct, int(targets.numel()), confidence)
         rows.append({"variant": variant, "n": int(targets.numel()), "correct": correct,
                      "accuracy": correct / targets.numel(), "ci_low": low, "ci_high": high})
     return pd.DataFrame(rows, columns=["variant", "n", "correct", "accuracy", "ci_low", "ci_high"])

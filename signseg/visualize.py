@@ -1,0 +1,247 @@
+"""The visualization protocol: units x signs x alphas x generators x restarts -> results store.
+
+For each target unit of a model's readout layer and each ablation condition (METHODS.md
+section 2), a CMA-ES run (:mod:`signseg.evolve`) searches a generator's latent space
+(:mod:`signseg.generators`) for the image that maximises the unit's logit under the ablated
+readout weights (METHODS.md section 3). Because only the readout changes, the penultimate
+features of every candidate image are computed once and every run's ablated row is applied
+with one batched product; many runs (of different conditions) evolve in lockstep, so each
+generation is one generator batch and one network batch.
+
+Conditions: ``alpha = 0`` is the shared control and is run once per unit with sign
+``"control"``; every other alpha is run for each requested sign. Restart ``r`` of every
+condition starts from the same initial code (``generator.init_codes(restarts, seed)[r]``),
+so control and ablated runs are paired; each run's CMA-ES seed is derived from its key.
+
+Results go to a :class:`~signseg.store.ResultsStore` keyed by the configuration, one chunk
+per lockstep batch: an interrupted call resumes with the runs that are missing.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from . import generators as generator_registry
+from .ablation import readout_conditions
+from .cache import config_hash
+from .errors import InvalidInputError
+from .evolve import minimize
+from .store import ResultsStore
+
+__all__ = ["VisualizationConfig", "Visualization", "job_table", "visualize"]
+
+KEY_COLUMNS = ["unit", "sign", "alpha", "generator", "restart"]
+
+
+@dataclass(frozen=True)
+class VisualizationConfig:
+    """Everything that determines a set of visualizations (and so the store's key).
+
+    Attributes
+    ----------
+    units:
+        Readout units (class indices) to visualize.
+    alphas:
+        Ablation strengths in ``[0, 1]``; 0 (the control) is always included.
+    signs:
+        ``"positive"`` and/or ``"negative"``.
+    generators:
+        Generator names (:func:`signseg.generators.names`).
+    generator_options:
+        Per-generator keyword arguments for :func:`signseg.generators.load` (e.g. the
+        Fourier prior's ``size``).
+    restarts:
+        Runs per generator and condition (paper: 10).
+    iterations:
+        CMA-ES generations per run (paper: 100).
+    popsize:
+        Population per generation (default ``4 + floor(3 ln dim)``).
+    variant, backend:
+        CMA-ES covariance model and implementation (:func:`signseg.evolve.minimize`).
+    batch_runs:
+        Runs evolved in lockstep per batch (memory vs speed; does not change results).
+    seed:
+        Base seed of initial codes and CMA-ES runs.
+    """
+
+    units: tuple[int, ...]
+    alphas: tuple[float, ...]
+    signs: tuple[str, ...] = ("positive", "negative")
+    generators: tuple[str, ...] = ("fourier",)
+    generator_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    restarts: int = 2
+    iterations: int = 100
+    popsize: int | None = None
+    variant: str = "sep"
+    backend: str = "torch"
+    batch_runs: int = 64
+    seed: int = 0
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "VisualizationConfig":
+        """Build from profile YAML data; unknown keys are an error."""
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise InvalidInputError(
+                f"unknown visualization settings {unknown}; expected some of {sorted(known)}")
+        data = dict(values)
+        for key in ("units", "alphas", "signs", "generators"):
+            if key in data:
+                data[key] = tuple(data[key])
+        return cls(**data)
+
+    def __post_init__(self) -> None:
+        if not self.units:
+            raise InvalidInputError("units is empty; name at least one readout unit")
+        if any(not (0.0 <= a <= 1.0) for a in self.alphas):
+            raise InvalidInputError(f"alphas must lie in [0, 1], got {list(self.alphas)}")
+        if self.restarts < 1 or self.iterations < 1 or self.batch_runs < 1:
+            raise InvalidInputError("restarts, iterations and batch_runs must be >= 1")
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that change results (``batch_runs`` does not)."""
+        data = asdict(self)
+        data.pop("batch_runs")
+        return data
+
+
+def job_table(config: VisualizationConfig) -> pd.DataFrame:
+    """One row per run: ``unit, sign, alpha, generator, restart`` (control once per unit)."""
+    alphas = sorted({0.0, *map(float, config.alphas)})
+    conditions = [("control", 0.0)] + [(s, a) for s in config.signs for a in alphas if a > 0]
+    rows = [
+        (unit, sign, alpha, generator, restart)
+        for unit, (sign, alpha), generator, restart in itertools.product(
+            config.units, conditions, config.generators, range(config.restarts))
+    ]
+    return pd.DataFrame(rows, columns=KEY_COLUMNS)
+
+
+class Visualization:
+    """Stored results of one model and configuration: a tidy table plus images and codes."""
+
+    def __init__(self, store: ResultsStore) -> None:
+        self.store = store
+
+    def table(self) -> pd.DataFrame:
+        """One row per run with ``best_activation``, ``final_sigma``, ``evaluations``."""
+        return self.store.table()
+
+    def images(self, rows: pd.DataFrame | None = None) -> np.ndarray:
+        """Best images ``[n, H, W, 3]`` (uint8) of ``rows`` (default: all)."""
+        return self.store.arrays("image", rows)
+
+    def trajectories(self, rows: pd.DataFrame | None = None) -> np.ndarray:
+        """Best activation of each generation, ``[n, iterations]``."""
+        return self.store.arrays("trajectory", rows)
+
+    def best_per_condition(self) -> pd.DataFrame:
+        """For each (unit, sign, alpha) the run with the highest activation over generators
+        and restarts (the image a figure shows; statistics use every run)."""
+        table = self.table()
+        best = table.loc[table.groupby(["unit", "sign", "alpha"])["best_activation"].idxmax()]
+        return best.reset_index(drop=True)
+
+
+def _run_seed(seed: int, key: tuple) -> int:
+    """A CMA-ES seed in [1, 2**31 - 1] derived from the run's key."""
+    return int(config_hash([seed, *key], length=8), 16) % (2**31 - 2) + 1
+
+
+def _to_uint8(images: torch.Tensor) -> np.ndarray:
+    return (images.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def visualize(
+    model: Any,
+    config: VisualizationConfig,
+    *,
+    name: str | None = None,
+    root: str | None = None,
+    progress: bool = True,
+    image_batch: int = 512,
+) -> Visualization:
+    """Run (or resume) every visualization of ``config`` for ``model``.
+
+    Parameters
+    ----------
+    model:
+        A :class:`signseg.zoo.ZooModel` (anything with ``features(images01)``,
+        ``readout_layer()`` and ``name``).
+    config:
+        What to run.
+    name:
+        Label of the store folder (default ``model.name``).
+    root:
+        Store root (default: the signseg cache's ``results`` folder).
+    image_batch:
+        Images per generator/network forward pass inside one generation.
+    """
+    readout = model.readout_layer()
+    store_config = {"model": getattr(model, "name", name), "pretrained": getattr(model, "pretrained", None),
+                    **config.identity()}
+    store = ResultsStore(f"visualize-{name or getattr(model, 'name', 'model')}", store_config,
+                         KEY_COLUMNS, root=root)
+    jobs = store.missing(job_table(config))
+    if jobs.empty:
+        return Visualization(store)
+
+    weights, biases, conditions = readout_conditions(
+        readout.weight.detach(), readout.bias.detach() if readout.bias is not None else None,
+        list(config.units), list(config.signs), sorted({0.0, *map(float, config.alphas)}))
+    row_of = {(int(u), s, float(a)): k for k, (u, s, a) in enumerate(
+        conditions[["unit", "sign", "alpha"]].itertuples(index=False))}
+
+    batches = [jobs.iloc[i:i + config.batch_runs] for i in range(0, len(jobs), config.batch_runs)]
+    bar = tqdm(total=len(jobs), desc=f"visualize {store_config['model']}", disable=not progress,
+               unit="run")
+    for batch in batches:
+        for generator_name, group in batch.groupby("generator", sort=False):
+            _run_group(model, config, store, group.reset_index(drop=True), generator_name,
+                       weights, biases, row_of, image_batch)
+            bar.update(len(group))
+    bar.close()
+    return Visualization(store)
+
+
+def _run_group(model, config, store, group, generator_name, weights, biases, row_of, image_batch):
+    generator = generator_registry.load(generator_name, **config.generator_options.get(generator_name, {}))
+    starts = generator.init_codes(config.restarts, seed=config.seed)
+    x0 = starts[torch.as_tensor(group["restart"].to_numpy(dtype=np.int64).copy())]
+    # the control's weights are those of alpha = 0 of the first sign (identical for both)
+    rows = [row_of[(int(u), config.signs[0] if s == "control" else s, float(a))]
+            for u, s, a in group[["unit", "sign", "alpha"]].itertuples(index=False)]
+    w, b = weights[rows], biases[rows]
+    seeds = [_run_seed(config.seed, key) for key in group[KEY_COLUMNS].itertuples(index=False)]
+    runs = len(group)
+
+    @torch.no_grad()
+    def objective(codes: torch.Tensor) -> torch.Tensor:
+        features = torch.cat([
+            model.features(generator(chunk)) for chunk in codes.split(image_batch)])
+        features = features.view(runs, -1, features.shape[-1])
+        return (torch.einsum("rpf,rf->rp", features, w) + b[:, None]).reshape(-1)
+
+    result = minimize(objective, x0, generator.default_sigma, config.iterations,
+                      popsize=config.popsize, variant=config.variant, backend=config.backend,
+                      maximize=True, seed=seeds, progress=False)
+    with torch.no_grad():
+        best_images = _to_uint8(generator(result.best_x))
+    finished = group.assign(
+        best_activation=result.best_f.double().numpy(),
+        final_sigma=result.final_sigma.double().numpy(),
+        evaluations=result.evaluations,
+    )
+    store.write(finished, {
+        "image": best_images,
+        "code": result.best_x.float().numpy(),
+        "trajectory": result.best_so_far().float().numpy(),
+    })
