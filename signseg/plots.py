@@ -165,3 +165,79 @@ def convergence_vs_dale(table: pd.DataFrame) -> plt.Figure:
     fig.tight_layout()
     return fig
 
+
+
+SIGN_COLORS = {"positive": POSITIVE, "negative": NEGATIVE, "ceiling": NEUTRAL}
+
+
+def preferred_images(frames: Mapping[tuple[str, float], np.ndarray], title: str = "") -> plt.Figure:
+    """Grid of preferred images: one row per sign, one column per alpha (Fig. 2B-C).
+
+    ``frames`` maps ``(sign, alpha)`` to an ``[H, W, 3]`` uint8 image.
+    """
+    signs = list(dict.fromkeys(s for s, _ in frames))
+    alphas = sorted({a for _, a in frames})
+    fig, axes = plt.subplots(len(signs), len(alphas), squeeze=False,
+                             figsize=(1.3 * len(alphas), 1.45 * len(signs) + 0.4))
+    for i, sign in enumerate(signs):
+        for j, alpha in enumerate(alphas):
+            ax = axes[i, j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if (sign, alpha) in frames:
+                ax.imshow(frames[(sign, alpha)], interpolation="nearest")
+            if i == 0:
+                ax.set_title(f"α = {alpha:g}", fontsize=8)
+            if j == 0:
+                ax.set_ylabel(sign, fontsize=9, color=SIGN_COLORS.get(sign, "k"))
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def condition_curves(
+    summary: pd.DataFrame, ylabel: str, *, ax: plt.Axes | None = None, reference: float | None = None,
+    reference_label: str = "",
+) -> plt.Figure:
+    """Mean with 95% CI band against alpha, one line per sign (Figs. 2D, 11, 13, 16-17).
+
+    ``summary`` has ``sign``, ``alpha``, ``mean``, ``ci_low``, ``ci_high``.
+    """
+    fig = ax.figure if ax is not None else plt.figure(figsize=(5, 3.6))
+    ax = ax or fig.add_subplot()
+    for sign, group in summary.groupby("sign", sort=False):
+        group = group.sort_values("alpha")
+        color = SIGN_COLORS.get(sign)
+        ax.plot(group["alpha"], group["mean"], marker="o", ms=3, color=color, label=f"{sign} ablated")
+        ax.fill_between(group["alpha"], group["ci_low"], group["ci_high"], color=color, alpha=0.2)
+    if reference is not None:
+        ax.axhline(reference, ls="--", color="k", lw=0.8, label=reference_label)
+    ax.set_xlabel("ablation strength α")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def spectrum_ratios(table: pd.DataFrame) -> plt.Figure:
+    """Control / ablated radial power vs spatial frequency, one panel per sign (Figs. 14-15)."""
+    signs = list(dict.fromkeys(table["sign"]))
+    fig, axes = plt.subplots(1, len(signs), figsize=(5 * len(signs), 3.6), sharey=True, squeeze=False)
+    for ax, sign in zip(axes[0], signs):
+        sub = table[table["sign"] == sign]
+        alphas = sorted(sub["alpha"].unique())
+        colors = plt.cm.viridis(np.linspace(0, 0.9, len(alphas)))
+        for color, alpha in zip(colors, alphas):
+            line = sub[sub["alpha"] == alpha].sort_values("frequency")
+            ax.plot(line["frequency"], line["ratio"], color=color, label=f"α = {alpha:g}")
+            ax.fill_between(line["frequency"], line["ci_low"], line["ci_high"], color=color, alpha=0.15)
+        ax.axhline(1.0, color="k", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("spatial frequency (cycles / pixel)")
+        ax.set_title(f"{sign} ablated", fontsize=10, color=SIGN_COLORS.get(sign, "k"))
+    axes[0, 0].set_ylabel("power ratio control / ablated")
+    axes[0, -1].legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return fig
