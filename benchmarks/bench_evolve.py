@@ -64,8 +64,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--iterations", type=int, default=20)
     parser.add_argument("--popsize", type=int, default=None, help="default 4 + floor(3 ln dim)")
     parser.add_argument("--variant", choices=["sep", "full"], default="sep")
-    parser.add_argument("--batch-size", type=int, default=None,
-                        help="network chunk size (default: one batch per objective call)")
+    parser.add_argument("--batch-size", type=int, default=64,
+                        help="images per network forward pass (0: one batch per objective call)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch intra-op threads (default: torch's choice)")
     parser.add_argument("--seed", type=int, default=0)
@@ -93,7 +93,7 @@ def network_score(model: zoo.ZooModel, generator: generators.Generator, w_cond: 
 
     def score(codes: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
         images = generator(codes)
-        features = model.features(images, batch_size=batch_size or len(codes))
+        features = model.features(images, batch_size=batch_size or len(codes))  # 0 or None: one batch
         return evaluate_conditions(features, w_cond, b_cond, conditions)
 
     return score
