@@ -15,7 +15,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 __all__ = [
     "cache_dir",
@@ -58,6 +58,25 @@ def canonical_json(obj: Any) -> str:
 def config_hash(obj: Any, length: int = 16) -> str:
     """Hex SHA-256 of the canonical JSON of ``obj``, truncated to ``length`` characters."""
     return hashlib.sha256(canonical_json(obj).encode()).hexdigest()[:length]
+
+
+def tensors_digest(state: Mapping[str, Any], length: int = 16) -> str:
+    """Hex SHA-256 (first ``length`` characters) of a state dict's names, shapes and values.
+
+    Identifies trained weights in cache keys, so results computed from one set of weights are
+    never reused for another. Tensors are hashed in key order as contiguous CPU bytes.
+    """
+    import torch
+
+    digest = hashlib.sha256()
+    for key in sorted(state):
+        value = state[key]
+        if not isinstance(value, torch.Tensor):
+            continue
+        tensor = value.detach().to("cpu").contiguous()
+        digest.update(f"{key}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
+        digest.update(tensor.view(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()[:length]
 
 
 def file_digest(path: str | os.PathLike[str], length: int = 16) -> str:

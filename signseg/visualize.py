@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from . import generators as generator_registry
 from .ablation import readout_conditions
-from .cache import config_hash
+from .cache import config_hash, tensors_digest
 from .errors import InvalidInputError
 from .evolve import minimize
 from .store import ResultsStore
@@ -191,7 +191,10 @@ def visualize(
         device = next(model.model.parameters()).device if hasattr(model, "model") else None
         image_batch = 512 if device is not None and device.type == "cuda" else 64
     readout = model.readout_layer()
+    network = getattr(model, "model", None)
     store_config = {"model": getattr(model, "name", name), "pretrained": getattr(model, "pretrained", None),
+                    # the weights themselves: a retrained model never reuses stale results
+                    "weights": tensors_digest(network.state_dict()) if network is not None else None,
                     **config.identity()}
     store = ResultsStore(f"visualize-{name or getattr(model, 'name', 'model')}", store_config,
                          KEY_COLUMNS, root=root)

@@ -90,3 +90,19 @@ def test_bad_configs():
         _config(alphas=(0.0, 1.5))
     with pytest.raises(InvalidInputError, match="unknown visualization settings"):
         VisualizationConfig.from_dict({"units": [0], "alphas": [0.0], "colour": "red"})
+
+
+def test_results_are_keyed_by_the_weights(tmp_path, model):
+    from signseg.cache import tensors_digest
+
+    config = _config(units=(0,), alphas=(0.0,), restarts=1, iterations=2)
+    first = visualize(model, config, root=tmp_path, progress=False)
+    changed = zoo.load("procedural_resnet8", pretrained=False, seed=1)  # other weights, same name
+    assert tensors_digest(changed.model.state_dict()) != tensors_digest(model.model.state_dict())
+    second = visualize(changed, config, root=tmp_path, progress=False)
+    assert second.store.path != first.store.path
+    assert visualize(model, config, root=tmp_path, progress=False).store.path == first.store.path
+    state = {"w": torch.tensor([1.0, 2.0])}
+    assert tensors_digest(state) == tensors_digest({"w": torch.tensor([1.0, 2.0])})
+    assert tensors_digest(state) != tensors_digest({"w": torch.tensor([1.0, 2.5])})
+    assert tensors_digest(state) != tensors_digest({"v": torch.tensor([1.0, 2.0])})
