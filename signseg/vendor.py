@@ -86,6 +86,19 @@ FONTAWESOME_VERSION = "5.15.4"
 """The Font Awesome Free release bundled in embed-amd.js (see its CSS banner)."""
 
 
+MATHJAX_VERSION = "3.2.2"
+"""The MathJax 3 release MyST-NB/Sphinx would otherwise load from jsDelivr."""
+
+MATHJAX_SCRIPT = "vendor/mathjax/es5/tex-mml-chtml.js"
+"""Sphinx ``mathjax_path`` (relative to ``_static``); the CHTML fonts sit beside it."""
+
+
+def _mathjax_file(member: str, sha256: str) -> VendoredFile:
+    """A file of the pinned ``mathjax`` tarball, kept at its path below ``vendor/mathjax``."""
+    return VendoredFile("mathjax", MATHJAX_VERSION, member,
+                        "mathjax/" + member.removeprefix("package/"), sha256)
+
+
 def _html_manager_file(member: str, target: str, sha256: str) -> VendoredFile:
     """A file of the pinned ``@jupyter-widgets/html-manager`` tarball."""
     return VendoredFile(
@@ -135,6 +148,32 @@ VENDORED_FILES: tuple[VendoredFile, ...] = (
         target="fontawesome-free/LICENSE.txt",
         sha256="e779748dfe75e84f974df3c7bc07f842011a100159158b0f1f49b2f2a5a515cb",
     ),
+    # MathJax 3 (TeX input, CommonHTML output) and the woff fonts it loads relative to itself
+    _mathjax_file("package/es5/tex-mml-chtml.js", "300480069078b5892d2363a2b65e2dfbbf30fe5c80f83edbfecf4610fd093862"),
+    _mathjax_file("package/LICENSE", "cfc7749b96f63bd31c3c42b5c471bf756814053e847c10f3eb003417bc523d30"),
+    _mathjax_file("package/es5/output/chtml/fonts/woff-v2/MathJax_AMS-Regular.woff", "3de784d07b9fa8f104c10928a878ee879cf3305cae5195cba663c9c2bb0195eb"),
+    _mathjax_file("package/es5/output/chtml/fonts/woff-v2/MathJax_Calligraphic-Bold.woff", "af04542b29eaac04550a140c5f1760a649783989426f2540855bf4157819367d"),
+    _mathjax_file("package/es5/output/chtml/fonts/woff-v2/MathJax_Calligraphic-Regular.woff", "26683bf201fb258a2237d9754616de9d4ecf4cc1cd39dd1902476df7d75f1d16"),
+    _mathjax_file("package/es5/output/chtml/fonts/woff-v2/MathJax_Fraktur-Bold.woff", "721921bab0d001ebff0206c24cb5de6ca136467bf1843a7aa32030ba061d1e92"),
+    _mathjax_file("package/es5/output/chtml/fonts/woff-v2/MathJax_Fraktur-Regular.woff", "870673df72e70f87c91a5a317d558c2c3b54392264ad79bbadc6d424ae8765fe"),
+    _mathjax_file("package/es5/output/chtml/fonts/woff-v2/MathJax_Main-Bold.woff", "88b98cad3688915e50da55553ff6ad185e0dce134b47f176e91b100f8a9b175c"),
+    _mathjax_file("package/es5/output/chtml/fonts/woff-v2/MathJax_Main-Italic.woff", "355254db9ca10a09a3b5f0929d74eb4670f44fbe864c07526a06213e0a0caf6c"),
+    _mathjax_file("package/es5/output/chtml/fonts/woff-v2/MathJax_Main-Regular.woff", "1cb1c39ea642f26a4dfed230b4aea1c3c218689421f6e9c0a7c1811693c4fa07"),
+    _mathjax_file("package/es5/output/chtml/fonts/woff-v2/MathJax_Math-BoldItalic.woff", "8ea8dbb1b02e6f730f55b4cb5d413b785b9f5c39807d0a0fa7da206a0824a457"),
+    _mathjax_file("package/es5/output/chtml/fonts/woff-v2/MathJax_Math-Italic.woff", "a009bea404f7a500ded48f8b9ad9cf16e12504b3195dd9e25975289b8256b0f0"),
+    _mathjax_file("package/es5/output/chtml/fonts/woff-v2/MathJax_Math-Regular.woff", "c01d3321e89b403c4b811aa153c4e618eda3421f92d8a072a02c8d190782a191"),
+    _mathjax_file("package/es5/output/chtml/fonts/woff-v2/MathJax_SansSerif-Bold.woff", "32792104b5ef69eded905b6d1598ed05d8087684d38e7a94d52e3c38ba16f47e"),
+    _mathjax_file("package/es5/output/chtml/fonts/woff-v2/MathJax_SansSerif-Italic.woff", "fc6ddf5df402b263cfb158aed8e89972542c34b719cd87b1db30461985f7bd5b"),
+    _mathjax_file("package/es5/output/chtml/fonts/woff-v2/MathJax_SansSerif-Regular.woff", "b418136e3b384baaadecb70bd3c48a8da9825210130b2897db808c44efc883cb"),
+    _mathjax_file("package/es5/output/chtml/fonts/woff-v2/MathJax_Script-Regular.woff", "af96f67d7accf5fd2a4a682d0b9f8b339f8ea6fe34c310c1694c8ba7f6ddc96f"),
+    _mathjax_file("package/es5/output/chtml/fonts/woff-v2/MathJax_Size1-Regular.woff", "c49810b53ecc0d87d8028762c518924197dd9d3f905b08f99ea241301085b9cb"),
+    _mathjax_file("package/es5/output/chtml/fonts/woff-v2/MathJax_Size2-Regular.woff", "30e889b58cbc51adfbb038ab1a96dc4025aa3542a3cff7712fc55ece510675e2"),
+    _mathjax_file("package/es5/output/chtml/fonts/woff-v2/MathJax_Size3-Regular.woff", "5cda41563a095bd70c78e2dda13d0f8cb922c71c90fffd0a0044c65173a66e83"),
+    _mathjax_file("package/es5/output/chtml/fonts/woff-v2/MathJax_Size4-Regular.woff", "3bc6ecaae7ecf6f8d7f8ea07bddbaca8601e2cb6e89d6aef58e78d9f6d8a398f"),
+    _mathjax_file("package/es5/output/chtml/fonts/woff-v2/MathJax_Typewriter-Regular.woff", "c56da8d69f1a0208b8e0703656c3264b6dd748bd452524c82b0385b60f6a68c1"),
+    _mathjax_file("package/es5/output/chtml/fonts/woff-v2/MathJax_Vector-Bold.woff", "36e0d72d8a7afc696a3e7a5c7369807634640de9b02257bca447bdf126221a27"),
+    _mathjax_file("package/es5/output/chtml/fonts/woff-v2/MathJax_Vector-Regular.woff", "72bc573386dd1d48c5bbd286302ca9e3400c5eb0f298e7cfbf945b9d08fc688f"),
+    _mathjax_file("package/es5/output/chtml/fonts/woff-v2/MathJax_Zero.woff", "481e39042508ae313a60618af1e37146ab93e9324c98e4c78b8f17fe55d41e0b"),
 )
 
 PATHS_SCRIPT = "signseg-requirejs-paths.js"
@@ -149,12 +188,14 @@ def sphinx_config() -> dict[str, object]:
     dict
         ``html_static_path`` (copies ``book/_static`` to ``_static``) and MyST-NB's
         ``nb_ipywidgets_js`` (script paths relative to ``_static`` with their attributes,
-        in loading order: RequireJS, the paths script, the html-manager bundle).
+        in loading order: RequireJS, the paths script, the html-manager bundle), and
+        ``mathjax_path`` pointing Sphinx at the vendored MathJax instead of its CDN.
         Do not move the files to the book root's ``_static/``: Jupyter Book adds every
         ``.js`` file found there to every page.
     """
     return {
         "html_static_path": [STATIC_PATH],
+        "mathjax_path": MATHJAX_SCRIPT,
         "nb_ipywidgets_js": {
             "vendor/requirejs/require.js": {},
             f"vendor/{PATHS_SCRIPT}": {},

@@ -57,9 +57,9 @@ def test_ablation_page_has_its_figures_statements_and_a_static_explorer(built_bo
         assert f"{metric} was skipped" in page or f"Figure {4 if metric == '1 - LPIPS' else 5}." in page
     assert "paired over 4 units" in page
     assert "application/vnd.jupyter.widget-state+json" in page  # the explorer works without a kernel
-    # the widget JavaScript is served from the book itself (MathJax still comes from its CDN)
+    # every script, the widget JavaScript and MathJax included, is served by the book itself
     scripts = re.findall(r"<script[^>]+src=\"([^\"]+)\"", page)
-    widget_scripts = [s for s in scripts if "require" in s or "html-manager" in s or "embed-amd" in s]
-    assert len(widget_scripts) >= 2 and not any("//" in s for s in widget_scripts)
+    assert any("html-manager" in s for s in scripts) and any("mathjax" in s for s in scripts)
+    assert [s for s in scripts if "//" in s] == []
     assert "injected-parameters" not in page and "Traceback" not in page
     assert "0%|" not in page  # progress bars stay out of the book

@@ -128,6 +128,9 @@ def test_sphinx_config_points_at_vendored_scripts_in_load_order() -> None:
         "data-jupyter-widgets-cdn"
     ]
     assert urlparse(cdn).scheme == "" and urlparse(cdn).netloc == ""
+    assert (static / config["mathjax_path"]).is_file()
+    assert yaml.safe_load((REPO / "_config.yml").read_text())["sphinx"]["config"]["mathjax_path"] \
+        == config["mathjax_path"]
 
 
 # --- executed notebook and built book -----------------------------------------------
@@ -205,8 +208,9 @@ def test_built_page_loads_widget_scripts_only_from_vendor(book_root: Path) -> No
     sources = re.findall(r'<script[^>]*\ssrc="([^"]+)"', html)
     assert sources, "no script tags found"
     assert [src for src in sources if urlparse(src).scheme or src.startswith("//")] == []
-    widget_scripts = [src.split("?")[0] for src in sources if "/vendor/" in src]
-    assert widget_scripts == [
+    vendored = [src.split("?")[0] for src in sources if "/vendor/" in src]
+    assert vendored == [
+        "../../_static/vendor/mathjax/es5/tex-mml-chtml.js",  # deferred: runs after the others
         "../../_static/vendor/requirejs/require.js",
         "../../_static/vendor/signseg-requirejs-paths.js",
         "../../_static/vendor/html-manager/dist/embed-amd.js",
@@ -319,6 +323,13 @@ def test_explorer_is_interactive_offline(
         page.wait_for_function(
             "[...document.fonts].some(font => font.family.includes('Font Awesome 5 Free')"
             " && font.status === 'loaded')",
+            timeout=10_000,
+        )
+        # The page's math is typeset by the vendored MathJax and its vendored fonts.
+        page.wait_for_selector("mjx-container", timeout=20_000)
+        page.wait_for_function(
+            "[...document.fonts].some(font => font.family.startsWith('MJXZERO')"
+            " || font.family.startsWith('MJXTEX'))",
             timeout=10_000,
         )
     finally:
