@@ -173,7 +173,25 @@ def _max_pool() -> nn.MaxPool2d:
     return nn.MaxPool2d(kernel_size=2, stride=2, ceil_mode=True)
 
 
-class SmallAlexNet(nn.Module):
+class _ConvThenClassifier(nn.Module):
+    """``features`` (convs and pools) then ``classifier`` (three linear layers)."""
+
+    features: nn.Sequential
+    classifier: nn.Sequential
+
+    def _build(self, layers: list[nn.Module], channels: int, width: int, num_classes: int,
+               activation: str) -> None:
+        self.features = nn.Sequential(*layers)
+        self.classifier = _classifier(
+            channels, _HIDDEN_MULTIPLIER * width, num_classes, 2, activation
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``[B, num_classes]`` of a normalised batch ``[B, C, H, W]``."""
+        return self.classifier(self.features(x))
+
+
+class SmallAlexNet(_ConvThenClassifier):
     """AlexNet-like network for small images (see the module docstring).
 
     Parameters
@@ -198,17 +216,10 @@ class SmallAlexNet(nn.Module):
             channels = ratio * width
             if index in (0, 1, 4):
                 layers.append(_max_pool())
-        self.features = nn.Sequential(*layers)
-        self.classifier = _classifier(
-            channels, _HIDDEN_MULTIPLIER * width, num_classes, 2, activation
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits ``[B, num_classes]`` of a normalised batch ``[B, C, H, W]``."""
-        return self.classifier(self.features(x))
+        self._build(layers, channels, width, num_classes, activation)
 
 
-class SmallVGG(nn.Module):
+class SmallVGG(_ConvThenClassifier):
     """VGG-like network for small images (see the module docstring).
 
     Parameters
@@ -247,14 +258,7 @@ class SmallVGG(nn.Module):
                 out = int(item) * width
                 layers += _conv_block(channels, out, 3, batch_norm, activation)
                 channels = out
-        self.features = nn.Sequential(*layers)
-        self.classifier = _classifier(
-            channels, _HIDDEN_MULTIPLIER * width, num_classes, 2, activation
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits ``[B, num_classes]`` of a normalised batch ``[B, C, H, W]``."""
-        return self.classifier(self.features(x))
+        self._build(layers, channels, width, num_classes, activation)
 
 
 class BasicBlock(nn.Module):

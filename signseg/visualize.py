@@ -187,11 +187,11 @@ def visualize(
         the CPU (measured fastest for the small zoo models on 2 cores, about 1.6x faster than
         one batch of 448; see ``benchmarks/bench_evolve.py``), 512 on a GPU.
     """
-    if image_batch is None:
-        device = next(model.model.parameters()).device if hasattr(model, "model") else None
-        image_batch = 512 if device is not None and device.type == "cuda" else 64
-    readout = model.readout_layer()
     network = getattr(model, "model", None)
+    if image_batch is None:
+        on_gpu = network is not None and next(network.parameters()).device.type == "cuda"
+        image_batch = 512 if on_gpu else 64
+    readout = model.readout_layer()
     store_config = {"model": getattr(model, "name", name), "pretrained": getattr(model, "pretrained", None),
                     # the weights themselves: a retrained model never reuses stale results
                     "weights": tensors_digest(network.state_dict()) if network is not None else None,

@@ -39,6 +39,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..optional import import_optional
 from ..errors import InvalidInputError, WeightsNotFoundError
 from ..hub import fetch_checkpoint, load_state_dict
 from .base import Generator, seeded_generator
@@ -61,18 +62,10 @@ CONFIG_URL = "https://s3.amazonaws.com/models.huggingface.co/biggan/biggan-deep-
 #: ``[-NOISE_TRUNCATION, NOISE_TRUNCATION]`` (the package's ``truncated_noise_sample``).
 NOISE_SCALE = 0.7
 NOISE_TRUNCATION = 2.0
-_INSTALL_HINT = (
-    "BigGAN needs the pytorch-pretrained-biggan package: pip install 'signseg[paper]' "
-    "(or pip install pytorch-pretrained-biggan)."
-)
 
 
 def _biggan_package() -> Any:
-    try:
-        import pytorch_pretrained_biggan
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(_INSTALL_HINT) from exc
-    return pytorch_pretrained_biggan
+    return import_optional("pytorch_pretrained_biggan", "BigGAN", "pytorch-pretrained-biggan")
 
 
 def build_biggan(config: dict[str, Any]) -> nn.Module:

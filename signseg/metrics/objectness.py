@@ -28,7 +28,7 @@ Ultralytics' own letterboxing does.
 
 from __future__ import annotations
 
-import importlib
+from types import ModuleType
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..optional import import_optional
 from ..errors import InvalidInputError
 from ..hub import checkpoint_path, fetch_checkpoint
 from ._images import check_images
@@ -73,14 +74,8 @@ def detector_weights_path(name: str = DEFAULT_DETECTOR) -> Path:
     return checkpoint_path(detector_url(name))
 
 
-def _import_ultralytics():  # noqa: ANN202 - returns the module
-    try:
-        return importlib.import_module("ultralytics")
-    except ImportError as exc:
-        raise ImportError(
-            "the objectness metric needs the 'ultralytics' package: pip install ultralytics "
-            "(or pip install -e '.[paper]')"
-        ) from exc
+def _import_ultralytics() -> ModuleType:
+    return import_optional("ultralytics", "the objectness metric")
 
 
 def objectness_available(name: str = DEFAULT_DETECTOR) -> tuple[bool, str]:

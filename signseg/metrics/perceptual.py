@@ -19,13 +19,14 @@ package's learned channel weights; the result equals ``lpips.LPIPS.forward`` on 
 
 from __future__ import annotations
 
-import importlib
+from types import ModuleType
 import warnings
 from pathlib import Path
 from typing import Literal
 
 import torch
 
+from ..optional import import_optional
 from ..errors import InvalidInputError, WeightsNotFoundError
 from ..hub import fetch_checkpoint, load_state_dict
 from ._images import check_images
@@ -47,14 +48,8 @@ MIN_SIZE = 32
 Net = Literal["alex", "vgg", "squeeze"]
 
 
-def _import_lpips():  # noqa: ANN202 - returns the module
-    try:
-        return importlib.import_module("lpips")
-    except ImportError as exc:
-        raise ImportError(
-            "the LPIPS metric needs the 'lpips' package: pip install lpips "
-            "(or pip install -e '.[paper]')"
-        ) from exc
+def _import_lpips() -> ModuleType:
+    return import_optional("lpips", "the LPIPS metric")
 
 
 def _trunk_state_dict(net: str, trunk: torch.nn.Module, path: Path) -> dict[str, torch.Tensor]:
