@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
+from . import vendor
 from .errors import NotebookExecutionError
 from .runner import ExecutionResult, execute, notebook_stems, project_root
 
@@ -72,8 +73,11 @@ def _jupyter_book() -> list[str]:
 
 
 def build_html(root: Path | None = None, *, report: Callable[[str], None] = print) -> Path:
-    """Run ``jupyter-book build`` (warnings as errors) and return ``_build/html``."""
+    """Fetch the pinned JavaScript if needed, run ``jupyter-book build`` (warnings as
+    errors) and return ``_build/html``."""
     root = root or project_root()
+    for path in vendor.fetch_vendored(root / vendor.STATIC_PATH / "vendor"):
+        report(f"fetched {path.relative_to(root)}")
     command = [*_jupyter_book(), "build", "--warningiserror", "--keep-going",
                "--path-output", str(root), str(root)]
     start = time.perf_counter()

@@ -3,8 +3,9 @@
 MyST-NB embeds the saved widget state in each page and, by default, loads RequireJS and
 the ``@jupyter-widgets/html-manager`` ``embed-amd.js`` bundle from public CDNs. The book
 instead serves pinned copies from ``book/_static/vendor/`` (see the README there); this
-module records their npm origin and SHA-256, verifies them, refreshes them with
-``npm pack`` and gives the Sphinx settings that point MyST-NB at them.
+module records their npm origin and SHA-256, downloads them from the npm registry on first
+build (they are not kept in git), verifies them, and gives the Sphinx settings that point
+MyST-NB at them.
 
 ``embed-amd.js`` contains ``@jupyter-widgets/base`` and ``@jupyter-widgets/controls``
 (ipywidgets 8 and 7 flavours), so the built-in widgets never trigger a module download.
@@ -18,16 +19,19 @@ bundle) maps those to ``vendor/html-manager/dist/``, where the ``.woff2`` files 
 Command line::
 
     python -m signseg.vendor verify    # check every vendored file's SHA-256
-    python -m signseg.vendor refresh   # re-download the pinned versions with npm pack
+    python -m signseg.vendor fetch     # download what is missing or altered (the book build does this)
+    python -m signseg.vendor refresh   # re-download every pinned file
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import subprocess
+import os
 import tarfile
 import tempfile
+import urllib.error
+import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -292,62 +296,72 @@ def extract_member(tarball: Path, item: VendoredFile, vendor_dir: Path) -> Path:
     return path
 
 
-def npm_pack(spec: str, destination: Path, npm: str = "npm") -> Path:
-    """Download ``spec`` (``package@version``) from the npm registry as a tarball.
+NPM_REGISTRY = os.environ.get("SIGNSEG_NPM_REGISTRY", "https://registry.npmjs.org").rstrip("/")
+"""Where the pinned tarballs come from (``SIGNSEG_NPM_REGISTRY`` points at a mirror)."""
 
-    Returns
-    -------
-    pathlib.Path
-        The ``.tgz`` written into ``destination``.
+
+def tarball_url(item: VendoredFile) -> str:
+    """The npm registry URL of ``item``'s package tarball (what ``npm pack`` downloads)."""
+    return f"{NPM_REGISTRY}/{item.package}/-/{item.package.split('/')[-1]}-{item.version}.tgz"
+
+
+def download_tarball(item: VendoredFile, destination: Path) -> Path:
+    """Download the tarball of ``item``'s package into ``destination`` (no npm needed).
+
+    Raises
+    ------
+    DataNotFoundError
+        The registry cannot be reached; the message names the URL and the vendor folder.
     """
+    url = tarball_url(item)
+    path = Path(destination) / url.rsplit("/", 1)[-1]
     try:
-        result = subprocess.run(
-            [npm, "pack", spec, "--pack-destination", str(destination), "--silent"],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-    except FileNotFoundError as error:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            atomic_write_bytes(path, response.read())
+    except (urllib.error.URLError, TimeoutError, OSError) as error:
         raise DataNotFoundError(
-            f"cannot run {npm!r} to fetch {spec}; install Node.js/npm or restore the files "
-            "from version control."
+            f"cannot download {item.spec} from {url} ({error}); the book's JavaScript is "
+            f"fetched from the npm registry on first build. Download that file elsewhere and "
+            f"extract {item.member!r} to {VENDOR_DIR / item.target}, or set "
+            "SIGNSEG_NPM_REGISTRY to a reachable mirror."
         ) from error
-    except subprocess.CalledProcessError as error:
-        raise DataNotFoundError(
-            f"`npm pack {spec}` failed (exit {error.returncode}): {error.stderr.strip()}; the "
-            "npm registry must be reachable."
-        ) from error
-    return Path(destination) / result.stdout.strip().splitlines()[-1]
+    return path
 
 
-def refresh_vendored(vendor_dir: Path = VENDOR_DIR, npm: str = "npm") -> list[Path]:
-    """Re-download every pinned package with ``npm pack`` and rewrite the vendored files.
+def fetch_vendored(vendor_dir: Path = VENDOR_DIR, *, force: bool = False) -> list[Path]:
+    """Download and extract every vendored file that is missing or altered (all with ``force``).
+
+    Each package tarball is downloaded once; every file is checked against its pinned
+    SHA-256 before it is written.
 
     Returns
     -------
     list of pathlib.Path
-        The files written (each checked against its pinned SHA-256 first).
+        The files written (empty when everything was already in place).
     """
+    wanted = [item for item in VENDORED_FILES
+              if force or not (path := Path(vendor_dir) / item.target).is_file()
+              or sha256_hex(path) != item.sha256]
     written = []
     with tempfile.TemporaryDirectory(prefix="signseg-vendor-") as tmp:
         tarballs: dict[str, Path] = {}
-        for item in VENDORED_FILES:
+        for item in wanted:
             if item.spec not in tarballs:
-                tarballs[item.spec] = npm_pack(item.spec, Path(tmp), npm)
+                tarballs[item.spec] = download_tarball(item, Path(tmp))
             written.append(extract_member(tarballs[item.spec], item, Path(vendor_dir)))
     return written
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m signseg.vendor {verify,refresh} [--dir DIR]``."""
+    """``python -m signseg.vendor {verify,fetch,refresh} [--dir DIR]``."""
     parser = argparse.ArgumentParser(
         prog="python -m signseg.vendor", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("action", choices=("verify", "refresh"))
+    parser.add_argument("action", choices=("verify", "fetch", "refresh"))
     parser.add_argument("--dir", type=Path, default=VENDOR_DIR, help="vendor folder")
     args = parser.parse_args(argv)
-    if args.action == "refresh":
-        for path in refresh_vendored(args.dir):
+    if args.action in ("fetch", "refresh"):
+        for path in fetch_vendored(args.dir, force=args.action == "refresh"):
             print(f"wrote {path}")
     verify_vendored(args.dir)
     print(f"all {len(VENDORED_FILES)} vendored files match their SHA-256 pins")

@@ -63,6 +63,12 @@ KNOWN_PAGE_ERRORS = {"Identifier 'THEBE_JS_URL' has already been declared"}
 # --- vendored files ------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module", autouse=True)
+def fetched() -> None:
+    """The pinned files, downloaded from the npm registry if this checkout lacks them."""
+    vendor.fetch_vendored()
+
+
 def test_vendored_files_match_their_pins() -> None:
     assert vendor.vendored_problems() == []
     vendor.verify_vendored()
@@ -337,3 +343,10 @@ def test_explorer_is_interactive_offline(
     assert blocked == [], f"the page requested non-local resources: {blocked}"
     assert failed == [], f"local requests failed: {failed}"
     assert [error for error in errors if error not in KNOWN_PAGE_ERRORS] == []
+
+
+def test_fetch_without_the_registry_names_the_url_and_the_folder(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(vendor, "NPM_REGISTRY", "http://127.0.0.1:9")  # nothing listens there
+    with pytest.raises(DataNotFoundError, match=r"http://127.0.0.1:9/requirejs/-/requirejs-2.3.8.tgz"):
+        vendor.fetch_vendored(tmp_path)
+    assert list(tmp_path.iterdir()) == []  # nothing half-written
