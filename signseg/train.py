@@ -60,6 +60,7 @@ __all__ = [
     "OPTIMIZERS",
     "lr_factor",
     "checkpoint_state_dict",
+    "config_from_dict",
 ]
 
 #: Bump when the training procedure changes results; part of every cache key.
@@ -187,22 +188,34 @@ class TrainConfig:
             A key is not a field of :class:`TrainConfig` (the message suggests the closest
             field and lists them all) or a value is invalid.
         """
-        values = dict(values or {})
-        known = [f.name for f in dataclasses.fields(cls)]
-        unknown = [key for key in values if key not in known]
-        if unknown:
-            hints = []
-            for key in unknown:
-                close = difflib.get_close_matches(str(key), known, n=1)
-                hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-            raise InvalidInputError(
-                f"unknown TrainConfig field(s) {', '.join(hints)}; valid fields: {known}"
-            )
-        return cls(**values)
+        return config_from_dict(cls, values)
 
     def to_dict(self) -> dict[str, Any]:
         """All fields as a JSON-ready dictionary (the inverse of :meth:`from_dict`)."""
         return dataclasses.asdict(self)
+
+
+def config_from_dict(cls: type, values: Mapping[str, Any] | None) -> Any:
+    """``cls(**values)`` for a configuration dataclass, rejecting unknown keys helpfully.
+
+    Raises
+    ------
+    InvalidInputError
+        A key is not a field of ``cls`` (the message suggests the closest field and lists
+        them all).
+    """
+    values = dict(values or {})
+    known = [f.name for f in dataclasses.fields(cls)]
+    unknown = [key for key in values if key not in known]
+    if unknown:
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise InvalidInputError(
+            f"unknown {cls.__name__} field(s) {', '.join(hints)}; valid fields: {known}"
+        )
+    return cls(**values)
 
 
 @dataclass

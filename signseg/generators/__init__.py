@@ -7,6 +7,7 @@ name                   code_dim     output_size    default_sigma  source
 ``biggan-deep-256``    256          256            0.2            :mod:`.biggan` (paper)
 ``fourier``            3264 (32px)  ``size`` (32)  1.0            :mod:`.prior` (offline)
 ``pixel``              3072 (32px)  ``size`` (32)  1.0            :mod:`.prior` (offline)
+``learned``            derived      config (32)    derived (1.0)  :mod:`.learned` (trained)
 =====================  ===========  =============  =============  ==========================
 
 ``load(name, **kwargs)`` builds one (downloading published weights for the paper's GANs
@@ -15,8 +16,9 @@ generator, codes)`` renders codes straight to a classifier's input through its
 :class:`~signseg.preprocessing.Preprocessing` -- the one place images are resized and
 normalised.
 
-A learned prior for the small models (a generator inverting a zoo model's penultimate
-features, as DeePSiM inverts AlexNet) is not implemented.
+``learned`` is the project's DeePSiM-style generator: it inverts a zoo model's hidden layer
+and is trained (and cached) by :mod:`signseg.prior_training`; its code dimension, step size
+and initial codes are derived from the statistics of the codes of its training images.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from ..preprocessing import Preprocessing
 from .base import Generator
 from .biggan import BigGANDeep, load_biggan_deep_256
 from .deepsim import DeePSiMFc6, load_deepsim_fc6
+from .learned import LearnedPrior, load_learned
 from .prior import FourierPrior, PixelPrior
 
 __all__ = [
@@ -40,6 +43,7 @@ __all__ = [
     "BigGANDeep",
     "FourierPrior",
     "PixelPrior",
+    "LearnedPrior",
     "load",
     "names",
     "render_for",
@@ -50,6 +54,7 @@ _FACTORIES: dict[str, Callable[..., Generator]] = {
     BigGANDeep.name: load_biggan_deep_256,
     FourierPrior.name: FourierPrior,
     PixelPrior.name: PixelPrior,
+    LearnedPrior.name: load_learned,
 }
 
 
@@ -68,7 +73,9 @@ def load(name: str, **kwargs: Any) -> Generator:
     **kwargs:
         Options of that generator: ``download``/``progress`` for ``deepsim-fc6``, also
         ``truncation`` for ``biggan-deep-256``, ``size`` (and ``decay_power``,
-        ``decorrelate`` for ``fourier``) for the offline priors.
+        ``decorrelate`` for ``fourier``) for the offline priors; ``config`` (a
+        :class:`~signseg.prior_training.PriorConfig` or its fields), ``encoder``, ``layer``,
+        ``train_if_missing``, ``download`` and ``progress`` for ``learned``.
 
     Raises
     ------
