@@ -77,7 +77,8 @@ AUGMENTATIONS = ("crop_flip", "flip", "none")
 
 #: Augmentation of each data set when the configuration does not set one (digits are not
 #: flipped).
-DEFAULT_AUGMENT = {"procedural": "crop_flip", "cifar10": "crop_flip", "mnist": "none"}
+DEFAULT_AUGMENT = {"procedural": "crop_flip", "cifar10": "crop_flip", "mnist": "none",
+                   "tiny-imagenet": "crop_flip"}
 _CROP_PADDING = 4
 _EVAL_BATCH_SIZE = 500
 _META = "meta.json"

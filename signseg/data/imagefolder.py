@@ -40,6 +40,9 @@ __all__ = [
     "DecodedSplit",
     "archive_sha256",
     "read_split",
+    "decode_images",
+    "save_arrays",
+    "load_arrays",
 ]
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp"})
@@ -203,15 +206,28 @@ def _archive_items(archive: Path, split: str) -> Iterator[tuple[str, str, bytes]
                     yield parts[-2], parts[-1], handle.read()
 
 
+def decode_images(
+    items: Iterable[tuple[str, str, bytes]], mode: str, description: str, progress: bool
+) -> list[np.ndarray]:
+    """Decode ``(class, file name, encoded bytes)`` items to ``uint8`` arrays, in order.
+
+    Each array is ``[H, W]`` (mode ``"L"``) or ``[H, W, C]``; every image is converted to
+    ``mode`` first (grey images become RGB by repeating the channel).
+    """
+    decoded = []
+    for _, _, data in tqdm(items, desc=description, unit="img", disable=not progress):
+        with Image.open(io.BytesIO(data)) as image:
+            decoded.append(np.asarray(image.convert(mode)))
+    return decoded
+
+
 def _decode_all(
     items: Iterable[tuple[str, str, bytes]], mode: str, description: str, progress: bool
 ) -> list[tuple[str, str, np.ndarray]]:
-    """Decode every item to a ``uint8`` array ``[H, W]`` (mode ``"L"``) or ``[H, W, C]``."""
-    decoded = []
-    for class_name, file_name, data in tqdm(items, desc=description, unit="img", disable=not progress):
-        with Image.open(io.BytesIO(data)) as image:
-            decoded.append((class_name, file_name, np.asarray(image.convert(mode))))
-    return decoded
+    """Decode every item, keeping its class and file name beside the array."""
+    items = list(items)
+    arrays = decode_images(items, mode, description, progress)
+    return [(class_name, file_name, array) for (class_name, file_name, _), array in zip(items, arrays)]
 
 
 def _assemble(
@@ -238,13 +254,24 @@ def _assemble(
     return DecodedSplit(np.ascontiguousarray(images), targets, classes)
 
 
-def _save_cached(path: Path, decoded: DecodedSplit) -> None:
-    """Atomically write ``decoded`` to ``path`` (uncompressed ``.npz``)."""
+def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Atomically write named arrays to ``path`` (uncompressed ``.npz``)."""
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.savez(handle, images=decoded.images, targets=decoded.targets, classes=np.array(decoded.classes))
+        np.savez(handle, **arrays)
+
+
+def load_arrays(path: Path) -> dict[str, np.ndarray]:
+    """Read every array of an ``.npz`` written by :func:`save_arrays`."""
+    with np.load(path, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}
+
+
+def _save_cached(path: Path, decoded: DecodedSplit) -> None:
+    """Atomically write ``decoded`` to ``path``."""
+    save_arrays(path, {"images": decoded.images, "targets": decoded.targets, "classes": np.array(decoded.classes)})
 
 
 def _load_cached(path: Path) -> DecodedSplit:
     """Read a :class:`DecodedSplit` written by :func:`_save_cached`."""
-    with np.load(path, allow_pickle=False) as data:
-        return DecodedSplit(data["images"], data["targets"], tuple(str(name) for name in data["classes"]))
+    arrays = load_arrays(path)
+    return DecodedSplit(arrays["images"], arrays["targets"], tuple(str(name) for name in arrays["classes"]))
