@@ -131,12 +131,12 @@ class PriorConfig:
         Seed of the training and validation subsets.
     """
 
-    encoder: str = "cifar10_alexnet"
+    encoder: str = "tinyimagenet_alexnet"
     encoder_config: dict[str, Any] | None = field(default=None, hash=False)
     encoder_seed: int = 0
     layer: str = "features"
     feature_layers: tuple[str, ...] = ()
-    dataset: str = "cifar10"
+    dataset: str = "tiny-imagenet"
     data: dict[str, Any] = field(default_factory=dict, hash=False)
     n_train: int | None = 20000
     n_val: int = 256

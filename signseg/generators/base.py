@@ -70,6 +70,17 @@ class Generator(nn.Module, ABC):
     def describe(self) -> str:
         """One sentence describing the generator, for figure captions."""
 
+    def sample_codes(self, n: int, seed: int = 0) -> torch.Tensor:
+        """``n`` codes distributed like CMA-ES's first generation (float32, CPU).
+
+        ``init_codes(n, seed) + default_sigma * N(0, I)``: around the initial codes with the
+        initial step size, the distribution the search starts from. Rendered, they are the
+        generator's "samples" (what its code space looks like before any selection).
+        """
+        n = self._check_count(n)
+        noise = torch.randn(n, self.code_dim, generator=seeded_generator(seed + 1_000_003))
+        return self.init_codes(n, seed) + self.default_sigma * noise
+
     def forward(self, codes: torch.Tensor | np.ndarray) -> torch.Tensor:
         """Render latent codes as RGB images.
 

@@ -38,6 +38,11 @@ Spatial frequency (:mod:`~signseg.metrics.spectra`)
     ``spectrum_ratio(control, ablated, frequencies) -> DataFrame`` (control/ablated per
     bin, CI over units).
 
+Naturalness (:mod:`~signseg.metrics.naturalness`)
+    ``spectral_slope(images, f_min=0, f_max=0.5) -> ndarray [n]`` (log-log slope of the
+    radial power spectrum; natural images about -2); ``frechet_distance(a, b)`` (FID's
+    statistic on any features); ``naturalness_table(sets, reference, embedder) -> DataFrame``.
+
 Activation (:mod:`~signseg.metrics.activation`)
     ``activation_summary(runs, value="activation", condition=("sign", "alpha"),
     unit="unit") -> DataFrame``.
@@ -52,6 +57,7 @@ Object vs background (:mod:`~signseg.metrics.segregation`)
 from __future__ import annotations
 
 from .activation import activation_summary
+from .naturalness import frechet_distance, naturalness_table, spectral_slope
 from .objectness import load_detector, objectness, objectness_available
 from .perceptual import PerceptualSimilarity
 from .segregation import (
@@ -87,6 +93,9 @@ __all__ = [
     "load_detector",
     "radial_power_spectrum",
     "spectrum_ratio",
+    "spectral_slope",
+    "frechet_distance",
+    "naturalness_table",
     "activation_summary",
     "object_share",
     "canonical_mask",
