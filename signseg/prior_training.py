@@ -56,7 +56,13 @@ from tqdm.auto import tqdm
 from . import zoo
 from .cache import atomic_torch_save, atomic_write_text, cache_dir, config_hash, tensors_digest
 from .errors import InvalidInputError, WeightsNotFoundError
-from .generators.learned import CodeBasis, LearnedPrior, build_decoder, fit_code_basis
+from .generators.learned import (
+    UPSAMPLING,
+    CodeBasis,
+    LearnedPrior,
+    build_decoder,
+    fit_code_basis,
+)
 from .layers import check_layer, layer_outputs
 from .train import (
     SCHEDULES,
@@ -107,7 +113,11 @@ class PriorConfig:
     layer:
         Module path (in the encoder's network) whose output is the code source.
     feature_layers:
-        Module paths of the feature loss; empty: ``(layer,)``.
+        Module paths of the feature loss; empty: ``(layer,)``. Default: the small AlexNet's
+        first and second ReLU and its conv trunk's output (the code layer). The code layer
+        alone lets the decoder satisfy the loss with saturated colour stripes; the early
+        layers tie local colour and edges to the image (measured on Tiny ImageNet: validation
+        PSNR 12.5 dB with the code layer alone, 13.6 dB with all three).
     dataset, data:
         Training images: :func:`signseg.data.load` name and extra options.
     n_train:
@@ -118,13 +128,20 @@ class PriorConfig:
         Side of the generated images (4 times a power of two).
     width:
         Channels of the decoder's first 4 x 4 map (halved by every upsampling).
+    upsample:
+        ``"nearest"`` (upsampling then 3x3 convolution) or ``"deconv"`` (DeePSiM's transposed
+        convolutions); see :data:`~signseg.generators.learned.UPSAMPLING`.
     code_variance, max_code_dim:
         How many principal components the codes keep (see
-        :func:`~signseg.generators.learned.fit_code_basis`).
+        :func:`~signseg.generators.learned.fit_code_basis`). With the default encoder 97% of
+        the variance of its 1024 features takes about 200 components (90%: 44, 99%: 470);
+        going from 90% to 97% raised the validation PSNR from 13.6 to 14.7 dB.
     epochs, batch_size, lr, schedule, warmup:
         Adam with a linear warm-up over ``warmup`` of the steps, then ``schedule``.
     pixel_weight, feature_weight:
-        Weights of the two loss terms (module docstring).
+        Weights of the two loss terms (module docstring); the pixel term's 4 balances the
+        three relative feature errors (each about 0.3-0.6 after training) against the pixel
+        MSE (about 0.04).
     seed:
         Decoder initialisation and batch order.
     data_seed:
@@ -135,21 +152,22 @@ class PriorConfig:
     encoder_config: dict[str, Any] | None = field(default=None, hash=False)
     encoder_seed: int = 0
     layer: str = "features"
-    feature_layers: tuple[str, ...] = ()
+    feature_layers: tuple[str, ...] = ("features.1", "features.4", "features")
     dataset: str = "tiny-imagenet"
     data: dict[str, Any] = field(default_factory=dict, hash=False)
     n_train: int | None = 20000
     n_val: int = 256
     output_size: int = 32
     width: int = 64
-    code_variance: float = 0.9
+    upsample: str = "nearest"
+    code_variance: float = 0.97
     max_code_dim: int | None = 512
-    epochs: int = 4
+    epochs: int = 3
     batch_size: int = 64
     lr: float = 2e-3
     schedule: str = "cosine"
     warmup: float = 0.05
-    pixel_weight: float = 1.0
+    pixel_weight: float = 4.0
     feature_weight: float = 1.0
     seed: int = 0
     data_seed: int = 0
@@ -178,6 +196,8 @@ class PriorConfig:
                 "pixel_weight and feature_weight must be >= 0 and not both 0 (got "
                 f"{self.pixel_weight}, {self.feature_weight})"
             )
+        if self.upsample not in UPSAMPLING:
+            problems.append(f"upsample must be one of {UPSAMPLING} (got {self.upsample!r})")
         if isinstance(self.feature_layers, str):
             problems.append(
                 f"feature_layers must be a list of module paths, got the string "
@@ -496,7 +516,7 @@ def train_prior(
     basis = CodeBasis.from_state_dict(stats["basis"])
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        decoder = build_decoder(basis.code_dim, config.output_size, config.width)
+        decoder = build_decoder(basis.code_dim, config.output_size, config.width, config.upsample)
     optimizer = torch.optim.Adam(decoder.parameters(), lr=config.lr)
     start, step, history = _resume(directory, decoder, optimizer)
     if start is None:
@@ -608,7 +628,8 @@ def load_prior(
         raise InvalidInputError(f"epoch must be between 0 and {last}; got {epoch}")
     provenance = {"encoder": model.name, "layer": config.layer, "dataset": config.dataset,
                   "n_train": result.meta["n_train"]}
-    prior = LearnedPrior(result.basis, config.output_size, config.width, provenance, model,
+    prior = LearnedPrior(result.basis, config.output_size, config.width, config.upsample,
+                         provenance, model,
                          default_sigma=result.meta["code_rms"])
     prior.decoder.load_state_dict(checkpoint_state_dict(result.checkpoints[index]))
     return prior.eval().requires_grad_(False)

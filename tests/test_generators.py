@@ -58,7 +58,7 @@ def tiny_biggan() -> torch.nn.Module:
 
 
 def test_names_lists_every_generator() -> None:
-    assert generators.names() == ["biggan-deep-256", "deepsim-fc6", "fourier", "pixel"]
+    assert generators.names() == ["biggan-deep-256", "deepsim-fc6", "fourier", "learned", "pixel"]
 
 
 def test_unknown_name_lists_the_known_ones() -> None:

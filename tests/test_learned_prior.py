@@ -121,15 +121,19 @@ def test_code_basis_round_trips_through_a_state_dict() -> None:
 # --------------------------------------------------------------------------- decoder
 
 
-@pytest.mark.parametrize(("size", "deconvs"), [(4, 0), (8, 1), (32, 3), (64, 4)])
-def test_decoder_shapes(size: int, deconvs: int) -> None:
-    decoder = build_decoder(10, size, width=32)
+@pytest.mark.parametrize("upsample", ["nearest", "deconv"])
+@pytest.mark.parametrize(("size", "steps"), [(4, 0), (8, 1), (32, 3), (64, 4)])
+def test_decoder_shapes(size: int, steps: int, upsample: str) -> None:
+    decoder = build_decoder(10, size, width=32, upsample=upsample)
     images = decoder(torch.randn(3, 10))
     assert images.shape == (3, 3, size, size)
     assert images.min() >= 0 and images.max() <= 1
-    layers = [m for m in decoder if isinstance(m, nn.ConvTranspose2d)]
-    assert len(layers) == deconvs
-    assert [m.out_channels for m in layers] == [max(32 >> (i + 1), 8) for i in range(deconvs)]
+    kind = nn.ConvTranspose2d if upsample == "deconv" else nn.Conv2d
+    layers = [m for m in decoder if isinstance(m, kind)][:steps]  # the last Conv2d is to_rgb
+    assert len(layers) == steps and all(m.stride == (2 if upsample == "deconv" else 1,) * 2
+                                        for m in layers)
+    assert [m.out_channels for m in layers] == [max(32 >> (i + 1), 8) for i in range(steps)]
+    assert sum(isinstance(m, nn.Upsample) for m in decoder) == (steps if upsample == "nearest" else 0)
 
 
 @pytest.mark.parametrize("size", [3, 24, 48, 0])
@@ -140,9 +144,8 @@ def test_decoder_sizes_must_be_four_times_a_power_of_two(size: int) -> None:
 
 def test_learned_prior_codes_and_describe() -> None:
     basis = fit_code_basis(_axis_points(), 0.9)
-    prior = LearnedPrior(basis, 8, 8, {"encoder": "enc", "layer": "features.3",
-                                       "dataset": "procedural", "n_train": 6},
-                         default_sigma=1.25)
+    provenance = {"encoder": "enc", "layer": "features.3", "dataset": "procedural", "n_train": 6}
+    prior = LearnedPrior(basis, 8, 8, provenance=provenance, default_sigma=1.25)
     codes = prior.init_codes(1000, seed=2)
     assert codes.shape == (1000, 2) and torch.equal(codes, prior.init_codes(1000, seed=2))
     assert codes.std().item() == pytest.approx(0.1 * 1.25, rel=0.05)
@@ -267,7 +270,7 @@ def test_registry_loads_the_cached_prior_and_encodes(encoder_cache: str, monkeyp
     assert torch.allclose(codes, result.basis.to_codes(
         layer_outputs(prior.encoder.model, prior.encoder.entry.preprocessing(images),
                       ["features"])[0].flatten(1)), atol=1e-5)
-    assert prior(codes).shape == (8, 3, 16, 16)
+    assert torch.equal(prior.reconstruct(images), prior(codes))
     with pytest.raises(InvalidInputError, match="no module"):
         generators.load("learned", config={**TINY, "layer": "classifier.fc9"}, progress=False)
 

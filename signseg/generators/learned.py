@@ -18,7 +18,7 @@ eigenvectors and eigenvalues of their covariance (population normalisation),
 so that the codes of the training images have mean 0 and identity covariance exactly.
 
 * **Code dimension** ``k``: the fewest components that explain ``code_variance`` of the
-  feature variance (default 90%), at most ``max_code_dim``. Feature maps of small networks
+  feature variance (default 97%), at most ``max_code_dim``. Feature maps of small networks
   are highly redundant (neighbouring positions and channels correlate), so ``k`` is far below
   the layer's size; the search happens where real images vary.
 * **Step size** ``default_sigma``: the root mean square of the training codes' entries, which
@@ -34,9 +34,11 @@ so that the codes of the training images have mean 0 and identity covariance exa
   ``0.1 sqrt(k)`` against ``sqrt(k)`` for real images.
 
 The network (:func:`build_decoder`), DeePSiM's design scaled down: ``Linear(k, 16 width)``,
-LeakyReLU(0.3), reshape to ``[width, 4, 4]``, then ``log2(size / 4)`` stride-2 4x4 transposed
-convolutions, each halving the channels (at least 8) and followed by LeakyReLU(0.3), and a
-3x3 convolution to RGB through a sigmoid.
+LeakyReLU(0.3), reshape to ``[width, 4, 4]``, then ``log2(size / 4)`` doublings of the
+resolution, each halving the channels (at least 8) and followed by LeakyReLU(0.3), and a 3x3
+convolution to RGB through a sigmoid. A doubling is nearest-neighbour upsampling and a 3x3
+convolution by default; DeePSiM's stride-2 4x4 transposed convolutions (``upsample="deconv"``)
+leave checkerboard artefacts that the feature loss amplifies at this scale.
 
 >>> from signseg import generators
 >>> prior = generators.load("learned")  # trains (minutes) or loads the cached prior
@@ -61,7 +63,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..prior_training import PriorConfig
     from ..zoo import ZooModel
 
-__all__ = ["CodeBasis", "fit_code_basis", "build_decoder", "LearnedPrior", "load_learned"]
+__all__ = ["UPSAMPLING", "CodeBasis", "fit_code_basis", "build_decoder", "LearnedPrior", "load_learned"]
 
 _SLOPE = 0.3
 _MIN_CHANNELS = 8
@@ -187,7 +189,15 @@ def fit_code_basis(
     return CodeBasis(mean, components.contiguous(), eigenvalues.contiguous())
 
 
-def build_decoder(code_dim: int, output_size: int, width: int) -> nn.Sequential:
+#: How the decoder doubles the resolution: DeePSiM's stride-2 4x4 transposed convolution, or
+#: nearest-neighbour upsampling then a 3x3 convolution (no checkerboard artefacts; Odena et al.
+#: 2016, "Deconvolution and checkerboard artifacts", Distill).
+UPSAMPLING = ("deconv", "nearest")
+
+
+def build_decoder(
+    code_dim: int, output_size: int, width: int, upsample: str = "nearest"
+) -> nn.Sequential:
     """The up-convolutional network ``[n, code_dim] -> [n, 3, size, size]`` (module docstring).
 
     Parameters
@@ -198,6 +208,8 @@ def build_decoder(code_dim: int, output_size: int, width: int) -> nn.Sequential:
         Side of the output images: ``4 * 2**m`` with ``m >= 0`` (8, 16, 32, 64, 128, ...).
     width:
         Channels of the first ``4 x 4`` feature map; halved by every upsampling, at least 8.
+    upsample:
+        One of :data:`UPSAMPLING`.
     """
     steps = math.log2(output_size / 4) if output_size >= 4 else -1.0
     if not float(steps).is_integer() or steps < 0:
@@ -206,6 +218,8 @@ def build_decoder(code_dim: int, output_size: int, width: int) -> nn.Sequential:
         )
     if width < 1 or code_dim < 1:
         raise InvalidInputError(f"width and code_dim must be >= 1, got {width} and {code_dim}")
+    if upsample not in UPSAMPLING:
+        raise InvalidInputError(f"upsample must be one of {UPSAMPLING}, got {upsample!r}")
     layers: list[tuple[str, nn.Module]] = [
         ("fc", nn.Linear(code_dim, width * 16)),
         ("relu_fc", nn.LeakyReLU(_SLOPE, inplace=True)),
@@ -214,8 +228,12 @@ def build_decoder(code_dim: int, output_size: int, width: int) -> nn.Sequential:
     channels = width
     for index in range(int(steps)):
         out = max(channels // 2, _MIN_CHANNELS)
-        layers.append((f"deconv{index}", nn.ConvTranspose2d(channels, out, 4, stride=2, padding=1)))
-        layers.append((f"relu_deconv{index}", nn.LeakyReLU(_SLOPE, inplace=True)))
+        if upsample == "deconv":
+            layers.append((f"deconv{index}", nn.ConvTranspose2d(channels, out, 4, 2, padding=1)))
+        else:
+            layers.append((f"upsample{index}", nn.Upsample(scale_factor=2, mode="nearest")))
+            layers.append((f"conv{index}", nn.Conv2d(channels, out, 3, padding=1)))
+        layers.append((f"relu{index}", nn.LeakyReLU(_SLOPE, inplace=True)))
         channels = out
     layers.append(("to_rgb", nn.Conv2d(channels, 3, 3, padding=1)))
     layers.append(("sigmoid", nn.Sigmoid()))
@@ -229,7 +247,7 @@ class LearnedPrior(Generator):
     ----------
     basis:
         The code basis (its ``code_dim`` is the generator's).
-    output_size, width:
+    output_size, width, upsample:
         Of the decoder (:func:`build_decoder`).
     provenance:
         What :meth:`describe` reports: ``encoder``, ``layer``, ``dataset``, ``n_train``.
@@ -249,6 +267,7 @@ class LearnedPrior(Generator):
         basis: CodeBasis,
         output_size: int,
         width: int,
+        upsample: str = "nearest",
         provenance: Mapping[str, Any] | None = None,
         encoder: "ZooModel | None" = None,
         default_sigma: float = 1.0,
@@ -258,7 +277,7 @@ class LearnedPrior(Generator):
         self.code_dim = basis.code_dim
         self.output_size = int(output_size)
         self.width = int(width)
-        self.decoder = build_decoder(self.code_dim, self.output_size, self.width)
+        self.decoder = build_decoder(self.code_dim, self.output_size, self.width, upsample)
         self.provenance = dict(provenance or {})
         self.encoder = encoder
         self.default_sigma = float(default_sigma)
@@ -297,6 +316,12 @@ class LearnedPrior(Generator):
                 (features,) = layer_outputs(network, spec(chunk.float()).to(device), [layer])
                 codes.append(self.basis.to_codes(features.cpu()))
         return torch.cat(codes)
+
+    def reconstruct(self, images01: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+        """Reconstructions ``self(self.encode(images01))`` ``[n, 3, size, size]`` in ``[0, 1]``."""
+        codes = self.encode(images01, batch_size)
+        with torch.no_grad():
+            return torch.cat([self(chunk) for chunk in codes.split(batch_size)])
 
     def describe(self) -> str:
         info = self.provenance
