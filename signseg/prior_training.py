@@ -34,6 +34,13 @@ Adam state, step and history, via :mod:`signseg.train`'s checkpoint helpers), th
 ``meta.json``, which marks a finished run. An interrupted run resumes from its last complete
 epoch and ends with bit-identical weights (same machine and thread count).
 
+**Measured** (the defaults: ``tinyimagenet_alexnet`` trained with ``TrainConfig()`` defaults,
+6.96% top-1; 20,000 Tiny ImageNet images, 3 epochs; one thread on a 2-core machine shared
+with other jobs): 486 s in all (93 s for the codes, 372 s for the epochs); 202-d codes (97%
+of the variance of 1024 features); validation PSNR 11.7 dB at initialisation (the mean
+image), 15.6 dB after training. The ``ci`` settings (``procedural_alexnet``, 2,000 procedural
+images, ``width=32``, 2 epochs) train in 25 s.
+
 **Validation.** After every epoch the decoder reconstructs ``n_val`` held-out images (the
 data set's test split): pixel MSE, PSNR (dB, images in ``[0, 1]``) and the feature loss.
 """

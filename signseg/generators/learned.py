@@ -42,7 +42,7 @@ leave checkerboard artefacts that the feature loss amplifies at this scale.
 
 >>> from signseg import generators
 >>> prior = generators.load("learned")  # trains (minutes) or loads the cached prior
->>> images = prior(prior.init_codes(4))  # [4, 3, 64, 64] in [0, 1]
+>>> images = prior(prior.init_codes(4))  # [4, 3, 32, 32] in [0, 1]
 >>> codes = prior.encode(images)         # an image's code: reconstructions prior(codes)
 """
 
@@ -63,7 +63,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..prior_training import PriorConfig
     from ..zoo import ZooModel
 
-__all__ = ["UPSAMPLING", "CodeBasis", "fit_code_basis", "build_decoder", "LearnedPrior", "load_learned"]
+__all__ = [
+    "UPSAMPLING", "CodeBasis", "fit_code_basis", "build_decoder", "LearnedPrior", "load_learned",
+]
 
 _SLOPE = 0.3
 _MIN_CHANNELS = 8
@@ -97,7 +99,7 @@ class CodeBasis:
 
     @property
     def variances(self) -> torch.Tensor:
-        """``[k]`` the kept eigenvalues ``lambda_k``: the features' variance along each code axis."""
+        """``[k]`` the kept eigenvalues ``lambda_k`` (the features' variance along each axis)."""
         return self.eigenvalues[: self.code_dim]
 
     @property
@@ -111,7 +113,7 @@ class CodeBasis:
         return float(self.variances.sum()) / self.total_variance
 
     def to_codes(self, features: torch.Tensor) -> torch.Tensor:
-        """Codes ``z`` ``[n, k]`` (float32) of features ``h`` ``[n, D]`` (flattened layer output)."""
+        """Codes ``z`` ``[n, k]`` (float32) of features ``h`` ``[n, D]`` (flattened outputs)."""
         centred = features.double().flatten(1) - self.mean
         return (centred @ self.components / self.variances.sqrt()).float()
 
