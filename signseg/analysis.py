@@ -27,6 +27,7 @@ __all__ = [
     "best_frames",
     "perceptual_by_condition",
     "occlusion_under_ablation",
+    "evidence_targets",
     "condition_images",
     "similarity_by_condition",
     "spectrum_ratio_by_condition",
@@ -329,3 +330,15 @@ def occlusion_under_ablation(
             row["n"] = int(len(index))
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def evidence_targets(model: Any, dataset: Any) -> torch.Tensor:
+    """The class whose evidence the ground-truth tests follow, per image.
+
+    The true label when the model was trained on the data set's classes (same class list);
+    otherwise (an ImageNet model shown Tiny ImageNet images) the model's own top class on the
+    intact image, so the test asks where the evidence for what the model sees lies.
+    """
+    if list(model.classes) == list(dataset.classes):
+        return dataset.targets
+    return model.logits(dataset.float_images()).argmax(dim=1)
