@@ -457,10 +457,17 @@ def _pretrained_torchvision(entry: ZooEntry, *, download: bool, progress: bool) 
     from .hub import fetch_checkpoint
 
     weights = get_model_weights(entry.arch)[entry.weights]
-    fetch_checkpoint(
+    path = fetch_checkpoint(
         weights.url, what=f"{entry.name} ImageNet weights", download=download, progress=progress
     )
-    return get_model(entry.arch, weights=weights, progress=progress)
+    try:
+        return get_model(entry.arch, weights=weights, progress=progress)
+    except Exception as exc:  # unverified file (SIGNSEG_VERIFY_CHECKPOINTS=0): name it
+        from .files import damaged
+
+        raise damaged(path, f"cannot be loaded as the {entry.name} ImageNet weights "
+                      f"({type(exc).__name__}: {str(exc)[:300]})",
+                      f"Delete it and download it again from {weights.url}.") from exc
 
 
 def load(
