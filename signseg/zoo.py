@@ -36,6 +36,7 @@ from torch import nn
 from . import architectures
 from .errors import InvalidInputError, UnknownNameError, WeightsNotFoundError
 from .preprocessing import Preprocessing
+from .validation import as_unit_images
 
 if TYPE_CHECKING:  # pragma: no cover
     from .train import TrainConfig
@@ -194,7 +195,8 @@ class ZooModel:
         ----------
         images01:
             Images in ``[0, 1]``, ``[B, C, H, W]`` (any size and 1 or 3 channels; converted by
-            ``entry.preprocessing``).
+            ``entry.preprocessing``). ``uint8`` images (0-255, as ``ImageDataset.images``)
+            are divided by 255 first; other integer dtypes are refused.
         batch_size:
             Images per forward pass.
         """
@@ -234,6 +236,7 @@ class ZooModel:
     def _forward(self, images01: torch.Tensor, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
         if batch_size < 1:
             raise InvalidInputError(f"batch_size must be >= 1, got {batch_size}")
+        images01 = as_unit_images(images01)  # uint8 0-255 (ImageDataset.images) -> [0, 1]
         if images01.dim() == 3:
             images01 = images01.unsqueeze(0)
         captured: list[torch.Tensor] = []
