@@ -36,7 +36,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
+from .progress import tqdm
 
 from . import zoo
 from .architectures import ARCHITECTURE_VERSION

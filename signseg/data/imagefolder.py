@@ -31,7 +31,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 from PIL import Image
-from tqdm.auto import tqdm
+from ..progress import tqdm
 
 from ..cache import atomic_path, cache_dir, config_hash
 from ..errors import DamagedFileError, DataNotFoundError, InvalidInputError
