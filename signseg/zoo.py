@@ -37,6 +37,7 @@ from torch import nn
 from . import architectures
 from .errors import InvalidInputError, UnknownNameError, WeightsNotFoundError
 from .preprocessing import Preprocessing
+from .validation import as_unit_images
 
 if TYPE_CHECKING:  # pragma: no cover
     from .train import TrainConfig
@@ -203,7 +204,8 @@ class ZooModel:
         ----------
         images01:
             Images in ``[0, 1]``, ``[B, C, H, W]`` (any size and 1 or 3 channels; converted by
-            ``entry.preprocessing``).
+            ``entry.preprocessing``). ``uint8`` images (0-255, as ``ImageDataset.images``)
+            are divided by 255 first; other integer dtypes are refused.
         batch_size:
             Images per forward pass.
         """
@@ -243,6 +245,7 @@ class ZooModel:
     def _forward(self, images01: torch.Tensor, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
         if batch_size < 1:
             raise InvalidInputError(f"batch_size must be >= 1, got {batch_size}")
+        images01 = as_unit_images(images01)  # uint8 0-255 (ImageDataset.images) -> [0, 1]
         if images01.dim() == 3:
             images01 = images01.unsqueeze(0)
         captured: list[torch.Tensor] = []
@@ -490,10 +493,17 @@ def _pretrained_torchvision(entry: ZooEntry, *, download: bool, progress: bool) 
     from .hub import fetch_checkpoint
 
     weights = get_model_weights(entry.arch)[entry.weights]
-    fetch_checkpoint(
+    path = fetch_checkpoint(
         weights.url, what=f"{entry.name} ImageNet weights", download=download, progress=progress
     )
-    return get_model(entry.arch, weights=weights, progress=progress)
+    try:
+        return get_model(entry.arch, weights=weights, progress=progress)
+    except Exception as exc:  # unverified file (SIGNSEG_VERIFY_CHECKPOINTS=0): name it
+        from .files import damaged
+
+        raise damaged(path, f"cannot be loaded as the {entry.name} ImageNet weights "
+                      f"({type(exc).__name__}: {str(exc)[:300]})",
+                      f"Delete it and download it again from {weights.url}.") from exc
 
 
 def load(

@@ -49,7 +49,7 @@ def test_execute_injects_profile_and_hides_parameter_cells(tmp_path):
     injected = [c for c in code if "injected-parameters" in c.metadata.tags]
     assert len(injected) == 1 and "remove-cell" in injected[0].metadata.tags
     assert "remove-cell" in next(c for c in code if "parameters" in c.metadata.tags).metadata.tags
-    assert code[-1].outputs[0]["text"].strip() == "profile is ci ['procedural']"
+    assert code[-1].outputs[0]["text"].strip() == "profile is ci ['procedural', 'tiny-imagenet']"
     assert notebook.metadata.signseg["profile"] == "ci"
 
     again = runner.execute("00_introduction", "ci", root=root)
