@@ -18,6 +18,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Mapping
 
 import nbformat
 
@@ -94,9 +95,11 @@ def notebook_source(notebook: str | os.PathLike[str], root: Path | None = None) 
     return source
 
 
-def executed_path(stem: str, root: Path | None = None) -> Path:
-    """Where the executed notebook ``stem`` is written."""
-    return (root or project_root()) / EXECUTED_DIR / f"{stem}.ipynb"
+def executed_path(stem: str, root: Path | None = None, out_dir: Path | None = None) -> Path:
+    """Where the executed notebook ``stem`` is written: ``out_dir`` when given, else the
+    book's ``book/executed`` folder under ``root``."""
+    folder = Path(out_dir) if out_dir is not None else (root or project_root()) / EXECUTED_DIR
+    return folder / f"{stem}.ipynb"
 
 
 def _code_digest() -> str:
@@ -160,6 +163,8 @@ def execute(
     force: bool = False,
     root: Path | None = None,
     log_output: bool = False,
+    overrides: Mapping[str, Any] | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
 ) -> ExecutionResult:
     """Execute one notebook for ``profile``, unless an identical execution is cached.
 
@@ -173,6 +178,14 @@ def execute(
         Execute even when the cached output is current.
     log_output:
         Stream the cells' output to the log while executing (papermill ``log_output``).
+    overrides:
+        Parameters merged recursively into the profile's (:func:`signseg.profiles.merge`),
+        e.g. ``{"models": ["resnet18"], "train": {"cifar10": {"epochs": 2}}}``; they are part
+        of the cache key and recorded in the notebook's metadata.
+    out_dir:
+        Folder for the executed notebook (and ``failed/`` for a failed one) instead of the
+        book's ``book/executed`` (and ``_build/failed``): runs with overrides can go there
+        without replacing the book's pages.
     """
     import jupytext
     import papermill
@@ -180,9 +193,9 @@ def execute(
     root = root or project_root()
     source = notebook_source(notebook, root)
     stem = source.stem
-    params = profiles.parameters(profile, stem)
+    params = profiles.parameters(profile, stem, overrides)
     key = execution_key(source, params)
-    output = executed_path(stem, root)
+    output = executed_path(stem, root, out_dir)
     if not force and _is_current(output, key):
         return ExecutionResult(stem, profile, output, cached=True, seconds=0.0)
 
@@ -190,7 +203,8 @@ def execute(
     notebook_node.metadata["kernelspec"] = {
         "name": "python3", "display_name": "Python 3", "language": "python"
     }
-    failed = root / "_build" / "failed" / f"{stem}.ipynb"
+    failed_dir = Path(out_dir) / "failed" if out_dir is not None else root / "_build" / "failed"
+    failed = failed_dir / f"{stem}.ipynb"
     failed.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     with atomic_path(output) as tmp:
