@@ -26,14 +26,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
+from .progress import tqdm
 
 from . import generators as generator_registry
-from .ablation import readout_conditions
+from .ablation import SIGNS, readout_conditions
 from .cache import config_hash, tensors_digest
 from .errors import InvalidInputError
-from .evolve import minimize
+from .evolve import BACKENDS, VARIANTS, minimize
 from .store import ResultsStore
+from .validation import check_indices
 
 __all__ = ["VisualizationConfig", "Visualization", "job_table", "visualize"]
 
@@ -99,8 +100,13 @@ class VisualizationConfig:
         return cls(**data)
 
     def __post_init__(self) -> None:
-        if not self.units:
+        if isinstance(self.units, (list, tuple)) and not self.units:
             raise InvalidInputError("units is empty; name at least one readout unit")
+        object.__setattr__(self, "units", check_indices(self.units, "VisualizationConfig.units"))
+        _check_names("signs", self.signs, SIGNS)
+        _check_names("generators", self.generators, tuple(generator_registry.names()))
+        _check_names("variant", (self.variant,), VARIANTS)
+        _check_names("backend", (self.backend,), BACKENDS)
         if any(not (0.0 <= a <= 1.0) for a in self.alphas):
             raise InvalidInputError(f"alphas must lie in [0, 1], got {list(self.alphas)}")
         if self.restarts < 1 or self.iterations < 1 or self.batch_runs < 1:
@@ -111,6 +117,18 @@ class VisualizationConfig:
         data = asdict(self)
         data.pop("batch_runs")
         return data
+
+
+def _check_names(field_name: str, values: tuple[str, ...], allowed: tuple[str, ...]) -> None:
+    """Raise unless ``values`` is a non-empty tuple of names from ``allowed``."""
+    if isinstance(values, str) or not values:
+        raise InvalidInputError(
+            f"VisualizationConfig.{field_name} must be a non-empty list of names from "
+            f"{list(allowed)}, got {values!r}")
+    bad = [value for value in values if value not in allowed]
+    if bad:
+        raise InvalidInputError(
+            f"VisualizationConfig.{field_name}: unknown {bad}; expected names from {list(allowed)}")
 
 
 def job_table(config: VisualizationConfig) -> pd.DataFrame:

@@ -6,8 +6,9 @@ Two sources:
   ``DEFAULT`` weights (resnet50/101/152: ``IMAGENET1K_V2``, the paper's 80.86 / 81.89 / 82.28
   top-1). Weights come from the torch hub cache through :func:`signseg.hub.fetch_checkpoint`.
 * ``"project"`` — small networks of :mod:`signseg.architectures` trained by
-  :mod:`signseg.train` on ``procedural``, ``cifar10`` or ``mnist``: names
-  ``{dataset}_{arch}`` and ``{dataset}_{arch}_tanh`` (every ReLU replaced by Tanh).
+  :mod:`signseg.train` on ``procedural``, ``cifar10``, ``mnist`` or ``tiny-imagenet``: names
+  ``{prefix}_{arch}`` and ``{prefix}_{arch}_tanh`` (every ReLU replaced by Tanh), where the
+  prefix is the data set's name without hyphens (``tinyimagenet_resnet8``).
 
 >>> from signseg import zoo
 >>> zoo.names(source="project", dataset="mnist")[:2]
@@ -36,6 +37,7 @@ from torch import nn
 from . import architectures
 from .errors import InvalidInputError, UnknownNameError, WeightsNotFoundError
 from .preprocessing import Preprocessing
+from .validation import as_unit_images
 
 if TYPE_CHECKING:  # pragma: no cover
     from .train import TrainConfig
@@ -55,12 +57,12 @@ __all__ = [
 ]
 
 SOURCES = ("torchvision", "project")
-PROJECT_DATASETS = ("procedural", "cifar10", "mnist")
+PROJECT_DATASETS = ("procedural", "cifar10", "mnist", "tiny-imagenet")
 DATASETS = ("imagenet", *PROJECT_DATASETS)
 
 #: Default ``width`` (base channels) of the project networks per data set, used when no
 #: training configuration sets one.
-DEFAULT_WIDTH: dict[str, int] = {"procedural": 8, "cifar10": 16, "mnist": 8}
+DEFAULT_WIDTH: dict[str, int] = {"procedural": 8, "cifar10": 16, "mnist": 8, "tiny-imagenet": 16}
 
 _CIFAR10_CLASSES = (
     "airplane", "automobile", "bird", "cat", "deer",
@@ -69,13 +71,21 @@ _CIFAR10_CLASSES = (
 
 #: Input specification of the project networks per data set. CIFAR-10 and MNIST use their
 #: usual training-set channel statistics; the procedural set (**choice**) a fixed 0.5 / 0.25.
+#: Tiny ImageNet (**choice**, for the 2-core budget): its 64 px images are downsampled to
+#: 32 px (antialiased bilinear) and normalised with ImageNet's statistics, as torchvision's
+#: ImageNet models are.
 _PROJECT_PREPROCESSING: dict[str, Preprocessing] = {
     "cifar10": Preprocessing(
         size=32, mean=(0.4914, 0.4822, 0.4465), std=(0.2470, 0.2435, 0.2616)
     ),
     "mnist": Preprocessing(size=28, mean=(0.1307,), std=(0.3081,), channels=1),
     "procedural": Preprocessing(size=32, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25)),
+    "tiny-imagenet": Preprocessing(size=32, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)),
 }
+
+#: Number of classes of each project data set (fixed by the data set, so that entries can be
+#: listed without reading any data).
+_PROJECT_NUM_CLASSES: dict[str, int] = {"cifar10": 10, "mnist": 10, "tiny-imagenet": 200}
 
 #: torchvision architectures: (family, batch_norm, depth, readout module path).
 _TORCHVISION: dict[str, tuple[str, bool, int, str]] = {
@@ -196,7 +206,8 @@ class ZooModel:
         ----------
         images01:
             Images in ``[0, 1]``, ``[B, C, H, W]`` (any size and 1 or 3 channels; converted by
-            ``entry.preprocessing``).
+            ``entry.preprocessing``). ``uint8`` images (0-255, as ``ImageDataset.images``)
+            are divided by 255 first; other integer dtypes are refused.
         batch_size:
             Images per forward pass.
         crop:
@@ -244,6 +255,7 @@ class ZooModel:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         if batch_size < 1:
             raise InvalidInputError(f"batch_size must be >= 1, got {batch_size}")
+        images01 = as_unit_images(images01)  # uint8 0-255 (ImageDataset.images) -> [0, 1]
         if images01.dim() == 3:
             images01 = images01.unsqueeze(0)
         captured: list[torch.Tensor] = []
@@ -289,13 +301,18 @@ def _execution_order(
 # --------------------------------------------------------------------------- registry
 
 
+def name_prefix(dataset: str) -> str:
+    """The prefix of a project data set's model names: its name without hyphens."""
+    return dataset.replace("-", "")
+
+
 def _project_entries() -> Iterator[ZooEntry]:
     for dataset in PROJECT_DATASETS:
         for arch, spec in architectures.ARCHS.items():
             for activation in architectures.ACTIVATIONS:
                 suffix = "" if activation == "relu" else f"_{activation}"
                 yield ZooEntry(
-                    name=f"{dataset}_{arch}{suffix}",
+                    name=f"{name_prefix(dataset)}_{arch}{suffix}",
                     source="project",
                     dataset=dataset,
                     family=spec.family,
@@ -305,7 +322,7 @@ def _project_entries() -> Iterator[ZooEntry]:
                     depth=spec.depth,
                     readout=architectures.READOUT,
                     preprocessing=_PROJECT_PREPROCESSING[dataset],
-                    num_classes=len(dataset_classes(dataset)),
+                    num_classes=_num_classes(dataset),
                 )
 
 
@@ -343,13 +360,27 @@ def _registry() -> dict[str, ZooEntry]:
     return {entry.name: entry for entry in entries}
 
 
+def _num_classes(dataset: str) -> int:
+    if dataset == "procedural":
+        from .data import procedural
+
+        return len(procedural.CLASSES)
+    return _PROJECT_NUM_CLASSES[dataset]
+
+
 def dataset_classes(dataset: str) -> list[str]:
-    """Class names of a project data set (``"procedural"``, ``"cifar10"``, ``"mnist"``).
+    """Class names of a project data set (``"procedural"``, ``"cifar10"``, ``"mnist"``,
+    ``"tiny-imagenet"``).
+
+    Tiny ImageNet's names are read from the data (its ``wnids.txt`` and ``words.txt``, through
+    :func:`signseg.data.load`), so they need a local copy or the download.
 
     Raises
     ------
     UnknownNameError
         ``dataset`` is not a project data set.
+    DataNotFoundError
+        ``"tiny-imagenet"`` is neither available locally nor downloadable.
     """
     if dataset == "cifar10":
         return list(_CIFAR10_CLASSES)
@@ -359,6 +390,10 @@ def dataset_classes(dataset: str) -> list[str]:
         from .data import procedural
 
         return list(procedural.CLASSES)
+    if dataset == "tiny-imagenet":
+        from . import data
+
+        return data.load("tiny-imagenet", "val", progress=False).classes
     raise UnknownNameError(
         f"unknown project data set {dataset!r}; expected one of {list(PROJECT_DATASETS)}"
     )
@@ -377,7 +412,8 @@ def names(source: str | None = None, dataset: str | None = None) -> list[str]:
     source:
         ``"torchvision"`` or ``"project"`` (``None``: both).
     dataset:
-        ``"imagenet"``, ``"procedural"``, ``"cifar10"`` or ``"mnist"`` (``None``: all).
+        ``"imagenet"``, ``"procedural"``, ``"cifar10"``, ``"mnist"`` or ``"tiny-imagenet"``
+        (``None``: all).
 
     Returns
     -------
@@ -467,10 +503,17 @@ def _pretrained_torchvision(entry: ZooEntry, *, download: bool, progress: bool) 
     from .hub import fetch_checkpoint
 
     weights = get_model_weights(entry.arch)[entry.weights]
-    fetch_checkpoint(
+    path = fetch_checkpoint(
         weights.url, what=f"{entry.name} ImageNet weights", download=download, progress=progress
     )
-    return get_model(entry.arch, weights=weights, progress=progress)
+    try:
+        return get_model(entry.arch, weights=weights, progress=progress)
+    except Exception as exc:  # unverified file (SIGNSEG_VERIFY_CHECKPOINTS=0): name it
+        from .files import damaged
+
+        raise damaged(path, f"cannot be loaded as the {entry.name} ImageNet weights "
+                      f"({type(exc).__name__}: {str(exc)[:300]})",
+                      f"Delete it and download it again from {weights.url}.") from exc
 
 
 def load(

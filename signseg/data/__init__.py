@@ -1,8 +1,8 @@
-"""Image data sets: CIFAR-10, MNIST and an embedded procedural objects-on-backgrounds set.
+"""Image data sets: CIFAR-10, MNIST, Tiny ImageNet-200 and an embedded procedural set.
 
 >>> from signseg import data
 >>> data.names()
-['cifar10', 'mnist', 'procedural']
+['cifar10', 'mnist', 'procedural', 'tiny-imagenet']
 >>> train = data.load("procedural", "train", n=100)
 >>> train.images.shape, train.masks.shape
 (torch.Size([100, 3, 32, 32]), torch.Size([100, 32, 32]))
@@ -10,7 +10,9 @@
 Every loader returns an :class:`ImageDataset` holding the whole split in memory as
 ``uint8``. Where CIFAR-10 and MNIST come from is described in :mod:`signseg.data.natural`
 (a local folder or archive named by ``root=`` or ``$SIGNSEG_DATA``, else torchvision);
-the procedural set is generated on the fly (:mod:`signseg.data.procedural`).
+Tiny ImageNet-200, with one object box per image as its mask, in
+:mod:`signseg.data.tinyimagenet`; the procedural set is generated on the fly
+(:mod:`signseg.data.procedural`).
 """
 
 from __future__ import annotations
@@ -19,19 +21,22 @@ import os
 from typing import Any, Callable
 
 from ..errors import InvalidInputError, UnknownNameError
-from . import procedural
+from . import procedural, tinyimagenet
 from .dataset import ImageDataset, balanced_indices
 from .natural import DATA_ENV, SPECS, load_natural
 
-__all__ = ["ImageDataset", "names", "load", "SPLITS", "DATA_ENV", "procedural"]
+__all__ = ["ImageDataset", "names", "load", "SPLITS", "DATA_ENV", "procedural", "tinyimagenet"]
 
 SPLITS = ("train", "test")
-"""The splits every data set has."""
+"""The splits every data set has (Tiny ImageNet also names its ``"test"`` split ``"val"``)."""
+
+_EXTRA_SPLITS: dict[str, tuple[str, ...]] = {tinyimagenet.NAME: ("val",)}
 
 _OPTIONS: dict[str, frozenset[str]] = {
     "cifar10": frozenset({"progress"}),
     "mnist": frozenset({"progress"}),
     "procedural": frozenset({"n", "size", "p_agree", "variant"}),
+    tinyimagenet.NAME: frozenset({"progress"}),
 }
 """Extra keyword options each data set accepts in :func:`load`."""
 
@@ -58,12 +63,12 @@ def load(
     name:
         One of :func:`names`.
     split:
-        ``"train"`` or ``"test"``.
+        ``"train"`` or ``"test"`` (``tiny-imagenet`` also ``"val"``, the same as ``"test"``).
     root:
-        ``cifar10`` / ``mnist``: folder with a local copy (an archive or an ImageFolder
-        tree); default ``$SIGNSEG_DATA``. Ignored by ``procedural``.
+        ``cifar10`` / ``mnist`` / ``tiny-imagenet``: folder with a local copy (an archive or
+        a tree); default ``$SIGNSEG_DATA``. Ignored by ``procedural``.
     download:
-        ``cifar10`` / ``mnist``: let torchvision download the data when no local copy is
+        ``cifar10`` / ``mnist`` / ``tiny-imagenet``: download the data when no local copy is
         found. Ignored by ``procedural``.
     limit:
         Keep only this many images: a seeded, class-balanced random subset (round robin
@@ -72,7 +77,8 @@ def load(
     seed:
         Seed of the ``limit`` subset; for ``procedural`` also the generation seed.
     **options:
-        ``cifar10`` / ``mnist``: ``progress`` (bool, show decoding progress; default True).
+        ``cifar10`` / ``mnist`` / ``tiny-imagenet``: ``progress`` (bool, show decoding
+        progress; default True).
         ``procedural``: ``n``, ``size``, ``p_agree``, ``variant`` (see
         :func:`signseg.data.procedural.load`).
 
@@ -100,14 +106,19 @@ def _loader(name: str, split: str, options: dict[str, Any]) -> Callable[..., Ima
     """Validate the arguments of :func:`load` and return the data set's loader."""
     if name not in _OPTIONS:
         raise UnknownNameError(f"unknown data set {name!r}; known data sets: {', '.join(names())}.")
-    if split not in SPLITS:
-        raise InvalidInputError(f"split must be one of {list(SPLITS)}, got {split!r}.")
+    allowed = SPLITS + _EXTRA_SPLITS.get(name, ())
+    if split not in allowed:
+        raise InvalidInputError(f"split must be one of {list(allowed)}, got {split!r}.")
     unknown = sorted(set(options) - _OPTIONS[name])
     if unknown:
         raise InvalidInputError(
             f"data set {name!r} does not take the option(s) {unknown}; it accepts {sorted(_OPTIONS[name])}."
         )
-    return _load_procedural if name == "procedural" else _natural_loader(name)
+    if name == "procedural":
+        return _load_procedural
+    if name == tinyimagenet.NAME:
+        return _load_tiny_imagenet
+    return _natural_loader(name)
 
 
 def _natural_loader(name: str) -> Callable[..., ImageDataset]:
@@ -126,3 +137,10 @@ def _load_procedural(
 ) -> ImageDataset:
     """Generate the procedural set (``root`` and ``download`` do not apply)."""
     return procedural.load(split, seed=seed, **options)
+
+
+def _load_tiny_imagenet(
+    split: str, *, root: str | os.PathLike[str] | None, download: bool, seed: int, progress: bool = True
+) -> ImageDataset:
+    """Load Tiny ImageNet-200 (``seed`` only applies to ``limit``)."""
+    return tinyimagenet.load_tiny_imagenet(split, root=root, download=download, progress=progress)

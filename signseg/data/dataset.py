@@ -123,7 +123,10 @@ class ImageDataset(Dataset):
         (only the procedural set has them).
     meta:
         Optional per-image tensors (first dimension ``N``), e.g. the procedural set's
-        background texture family; carried along by :meth:`subset`.
+        background texture family or Tiny ImageNet's boxes; carried along by :meth:`subset`.
+    class_ids:
+        Optional identifiers of the classes, one per entry of ``classes`` (Tiny ImageNet's
+        WordNet ids, e.g. ``"n01443537"``); ``None`` when the names are the identifiers.
 
     Notes
     -----
@@ -141,6 +144,7 @@ class ImageDataset(Dataset):
         classes: Sequence[str],
         masks: torch.Tensor | None = None,
         meta: dict[str, torch.Tensor] | None = None,
+        class_ids: Sequence[str] | None = None,
     ) -> None:
         _check_tensor("images", images, torch.uint8, 4)
         _check_tensor("targets", targets, torch.int64, 1)
@@ -165,6 +169,10 @@ class ImageDataset(Dataset):
                 raise InvalidInputError(
                     f"meta[{key!r}] must have {count} rows (one per image), got shape {list(value.shape)}."
                 )
+        if class_ids is not None and len(class_ids) != len(classes):
+            raise InvalidInputError(
+                f"class_ids must have one entry per class: got {len(class_ids)} for {len(classes)} classes."
+            )
         self.name = name
         self.split = split
         self.images = images
@@ -172,6 +180,7 @@ class ImageDataset(Dataset):
         self.classes = list(classes)
         self.masks = masks
         self.meta = dict(meta or {})
+        self.class_ids = None if class_ids is None else list(class_ids)
 
     def __len__(self) -> int:
         """Number of images."""
@@ -205,6 +214,7 @@ class ImageDataset(Dataset):
             self.classes,
             None if self.masks is None else self.masks[index],
             {key: value[index] for key, value in self.meta.items()},
+            self.class_ids,
         )
 
 

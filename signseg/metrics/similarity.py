@@ -30,7 +30,7 @@ from typing import Any, Callable, Hashable, Literal, Mapping, Protocol, Sequence
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from ..progress import tqdm
 
 from ..errors import InvalidInputError
 from ._images import check_images

@@ -13,18 +13,17 @@ Every profile runs the same code; only these values differ.
 
 from __future__ import annotations
 
-import copy
 import difflib
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Mapping
+from typing import Any
 
 import pandas as pd
 import yaml
 
 from ..errors import InvalidInputError, UnknownNameError
 
-__all__ = ["names", "load", "parameters", "merge", "summary", "load_models"]
+__all__ = ["names", "load", "parameters", "summary", "load_models"]
 
 _REQUIRED = ("name", "description", "hardware", "train", "notebooks")
 
@@ -60,49 +59,11 @@ def load(name: str) -> dict[str, Any]:
     return yaml.safe_load(yaml.safe_dump(_load(name)))
 
 
-def merge(base: Mapping[str, Any], overrides: Mapping[str, Any] | None) -> dict[str, Any]:
-    """``base`` with ``overrides`` merged in recursively (neither argument is modified).
-
-    Where both hold a mapping under the same key, the two are merged key by key; any other
-    value in ``overrides`` (a list, a number, a string) replaces the one in ``base``. Keys
-    only in ``overrides`` are added.
-
-    >>> merge({"train": {"cifar10": {"epochs": 30, "width": 32}}, "models": ["a", "b"]},
-    ...       {"train": {"cifar10": {"epochs": 2}}, "models": ["a"]})
-    {'train': {'cifar10': {'epochs': 2, 'width': 32}}, 'models': ['a']}
-    """
-    out = copy.deepcopy(dict(base))
-    for key, value in (overrides or {}).items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
-def parameters(
-    profile: str, notebook: str, overrides: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
+def parameters(profile: str, notebook: str) -> dict[str, Any]:
     """Parameters papermill injects into ``notebook`` (a stem such as ``01_dale_index``).
 
-    ``profile`` and ``train`` are always present; the notebook's own section is merged on top,
-    then ``overrides`` (e.g. ``{"train": {"cifar10": {"epochs": 2}}}``) recursively with
-    :func:`merge`.
-
-    Raises
-    ------
-    InvalidInputError
-        ``overrides`` is not a mapping or tries to change ``profile``.
+    ``profile`` and ``train`` are always present; the notebook's own section is merged on top.
     """
-    if overrides is not None and not isinstance(overrides, Mapping):
-        raise InvalidInputError(
-            f"overrides must be a mapping of notebook parameters (e.g. {{'seed': 1}}); got "
-            f"{type(overrides).__name__}"
-        )
-    if overrides and "profile" in overrides:
-        raise InvalidInputError(
-            "overrides cannot change 'profile'; pass the profile name as the profile argument"
-        )
     data = load(profile)
     section = data["notebooks"].get(notebook)
     if section is None:
@@ -111,7 +72,7 @@ def parameters(
             f"'notebooks: {notebook}: {{...}}' to signseg/profiles/{profile}.yaml "
             f"(sections present: {sorted(data['notebooks'])})"
         )
-    return merge({"profile": profile, "train": data["train"], **(section or {})}, overrides)
+    return {"profile": profile, "train": data["train"], **(section or {})}
 
 
 def summary() -> pd.DataFrame:
