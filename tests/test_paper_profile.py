@@ -13,7 +13,8 @@ that every cell runs is.
 
 When a notebook gains parameters (more models, robust networks, new generators), extend
 :data:`OVERRIDES` so that it stays small, and :mod:`signseg.standins` for new published
-files. Measured: 3 min 40 s on 2 shared CPU cores (stand-ins 17 s, 01 84 s, 02 83 s).
+files. Measured: 5 min 35 s on 2 shared CPU cores under a load of about 3 (stand-ins 19 s,
+01 92 s, 02 206 s, most of it the random BigGAN-deep-256 at about 5 s per image).
 """
 
 from pathlib import Path
