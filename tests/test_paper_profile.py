@@ -17,7 +17,6 @@ files. Measured: 5 min 35 s on 2 shared CPU cores under a load of about 3 (stand
 01 92 s, 02 206 s, most of it the random BigGAN-deep-256 at about 5 s per image).
 """
 
-
 import nbformat
 import pytest
 
