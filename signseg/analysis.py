@@ -89,7 +89,9 @@ def similarity_by_condition(
 
     Returns rows ``unit``, ``sign``, ``alpha``, ``embedder``, ``similarity``; the
     control-vs-control ceiling appears with ``sign = "ceiling"``, and the control itself
-    (the ceiling value) at ``alpha = 0`` under each sign.
+    (the ceiling value) at ``alpha = 0`` under each sign. The preferred images are generated
+    images, so zoo models of the ensemble embed them resized whole (``crop=False``), as the
+    target network scored them.
     """
     sets = condition_images(vis)
     frames = []
@@ -97,7 +99,7 @@ def similarity_by_condition(
         control = sets[(unit, "control", 0.0)]
         ablated_sets = {(s, a): images for (u, s, a), images in sets.items()
                         if u == unit and s != "control"}
-        table = similarity_table(control, ablated_sets, embedders, progress=progress)
+        table = similarity_table(control, ablated_sets, embedders, progress=progress, crop=False)
         ceiling = table[table["condition"] == "ceiling"]
         rows = table[table["condition"] != "ceiling"]
         frame = pd.DataFrame({

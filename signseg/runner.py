@@ -111,9 +111,11 @@ def notebook_source(notebook: str | os.PathLike[str], root: Path | None = None) 
     return source
 
 
-def executed_path(stem: str, root: Path | None = None) -> Path:
-    """Where the executed notebook ``stem`` is written."""
-    return (root or project_root()) / EXECUTED_DIR / f"{stem}.ipynb"
+def executed_path(stem: str, root: Path | None = None, out_dir: Path | None = None) -> Path:
+    """Where the executed notebook ``stem`` is written: ``out_dir`` when given, else the
+    book's ``book/executed`` folder under ``root``."""
+    folder = Path(out_dir) if out_dir is not None else (root or project_root()) / EXECUTED_DIR
+    return folder / f"{stem}.ipynb"
 
 
 def _code_digest() -> str:
@@ -270,6 +272,7 @@ def execute(
     log_output: bool = False,
     overrides: Mapping[str, Any] | None = None,
     report: Callable[[str], None] | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
 ) -> ExecutionResult:
     """Execute one notebook for ``profile``, unless an identical execution is cached.
 
@@ -289,6 +292,10 @@ def execute(
     report:
         Called with "cell n of N" lines while executing; also forwards the kernel's
         progress bars to ``sys.stderr`` (``None``: silent).
+    out_dir:
+        Folder for the executed notebook (and ``failed/`` for a failed one) instead of the
+        book's ``book/executed`` (and ``_build/failed``): runs with overrides can go there
+        without replacing the book's pages.
     """
     import jupytext
     import papermill
@@ -298,7 +305,7 @@ def execute(
     stem = source.stem
     params = notebook_parameters(stem, profile, overrides, root)
     key = execution_key(source, params)
-    output = executed_path(stem, root)
+    output = executed_path(stem, root, out_dir)
     if not force and _is_current(output, key):
         return ExecutionResult(stem, profile, output, cached=True, seconds=0.0)
 
@@ -306,7 +313,8 @@ def execute(
     notebook_node.metadata["kernelspec"] = {
         "name": "python3", "display_name": "Python 3", "language": "python"
     }
-    failed = root / "_build" / "failed" / f"{stem}.ipynb"
+    failed_dir = Path(out_dir) / "failed" if out_dir is not None else root / "_build" / "failed"
+    failed = failed_dir / f"{stem}.ipynb"
     failed.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     live = _live_progress(sys.stderr) if report is not None else contextlib.nullcontext()

@@ -429,8 +429,10 @@ def _to_unit(images: torch.Tensor) -> torch.Tensor:
 
 #: Narrowest convolution (channels) that still gets the channels-last layout: oneDNN's
 #: AVX2 1x1 weight-gradient kernel in torch 2.14 never returns for 2-channel convolutions
-#: in channels-last layout, and such tiny layers gain nothing from it anyway.
-_CHANNELS_LAST_MIN_CHANNELS = 4
+#: in channels-last layout, and the backward pass of the project ResNets with 3 to 7
+#: channels crashes the process (segmentation fault or "double free"; ResNet-8/20, batch
+#: 64 of 32 px; VGG and AlexNet are unaffected); such tiny layers gain nothing from it.
+_CHANNELS_LAST_MIN_CHANNELS = 8
 
 
 def _memory_format(model: nn.Module) -> torch.memory_format:

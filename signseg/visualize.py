@@ -63,7 +63,7 @@ class VisualizationConfig:
     iterations:
         CMA-ES generations per run (paper: 100).
     popsize:
-        Population per generation (default ``4 + floor(3 ln dim)``).
+        Population per generation (default ``4 + floor(3 log2 dim)``, Wang & Ponce's).
     variant, backend:
         CMA-ES covariance model and implementation (:func:`signseg.evolve.minimize`).
     batch_runs:
@@ -192,8 +192,8 @@ def visualize(
     Parameters
     ----------
     model:
-        A :class:`signseg.zoo.ZooModel` (anything with ``features(images01)``,
-        ``readout_layer()`` and ``name``).
+        A :class:`signseg.zoo.ZooModel` (anything with ``features(images01, crop=...)``,
+        ``readout_layer()`` and ``name``); generated images are scored with ``crop=False``.
     config:
         What to run.
     name:
@@ -252,7 +252,8 @@ def _run_group(model, config, store, group, generator_name, weights, biases, row
     @torch.no_grad()
     def objective(codes: torch.Tensor) -> torch.Tensor:
         features = torch.cat([
-            model.features(generator(chunk)) for chunk in codes.split(image_batch)])
+            # generated images are resized whole (no centre crop): every pixel is optimized
+            model.features(generator(chunk), crop=False) for chunk in codes.split(image_batch)])
         features = features.view(runs, -1, features.shape[-1])
         return (torch.einsum("rpf,rf->rp", features, w) + b[:, None]).reshape(-1)
 

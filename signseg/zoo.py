@@ -197,7 +197,9 @@ class ZooModel:
         """``[classes, features]`` weight of the readout layer (detached, shares storage)."""
         return self.readout_layer().weight.detach()
 
-    def features(self, images01: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    def features(
+        self, images01: torch.Tensor, batch_size: int = 256, *, crop: bool = True
+    ) -> torch.Tensor:
         """Penultimate representation ``[B, features]``: the input of the readout layer.
 
         Parameters
@@ -208,12 +210,18 @@ class ZooModel:
             are divided by 255 first; other integer dtypes are refused.
         batch_size:
             Images per forward pass.
+        crop:
+            ``True`` for natural images (the network's evaluation transform: resize and
+            centre crop); ``False`` for generated images, which are resized whole so that
+            every pixel reaches the network (see :class:`~signseg.preprocessing.Preprocessing`).
         """
-        return self._forward(images01, batch_size)[0]
+        return self._forward(images01, batch_size, crop)[0]
 
-    def logits(self, images01: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    def logits(
+        self, images01: torch.Tensor, batch_size: int = 256, *, crop: bool = True
+    ) -> torch.Tensor:
         """Pre-softmax outputs ``[B, classes]`` of images in ``[0, 1]`` (see :meth:`features`)."""
-        return self._forward(images01, batch_size)[1]
+        return self._forward(images01, batch_size, crop)[1]
 
     def weighted_layers(self) -> list[tuple[str, nn.Module]]:
         """The ``Conv2d`` and ``Linear`` layers ``(name, module)`` in forward (execution) order.
@@ -242,7 +250,9 @@ class ZooModel:
 
         return [checkpoint_state_dict(path) for path in self.checkpoints]
 
-    def _forward(self, images01: torch.Tensor, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def _forward(
+        self, images01: torch.Tensor, batch_size: int, crop: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         if batch_size < 1:
             raise InvalidInputError(f"batch_size must be >= 1, got {batch_size}")
         images01 = as_unit_images(images01)  # uint8 0-255 (ImageDataset.images) -> [0, 1]
@@ -257,7 +267,7 @@ class ZooModel:
         try:
             with torch.no_grad():
                 for start in range(0, images01.shape[0], batch_size):
-                    batch = self.entry.preprocessing(images01[start : start + batch_size])
+                    batch = self.entry.preprocessing(images01[start : start + batch_size], crop=crop)
                     outputs.append(self.model(batch.to(device)).cpu())
         finally:
             hook.remove()

@@ -14,7 +14,6 @@ def test_bundled_profiles_and_parameters():
     assert all(name.startswith("tinyimagenet_") for name in params["models"])
     for pair in params["bn_pairs"]:
         assert pair[1] == pair[0] + "_bn" and set(pair) <= set(params["models"])
-    assert params["dynamics_model"] in params["models"]
 
 
 def test_every_profile_names_known_models():

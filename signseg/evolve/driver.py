@@ -145,7 +145,7 @@ def minimize(
     iterations : int
         Generations per run (paper: 100).
     popsize : int, optional
-        Default ``4 + floor(3 ln dim)``.
+        Default ``4 + floor(3 log2 dim)`` (Wang & Ponce's; :func:`default_popsize`).
     variant : {"sep", "full"}
         Covariance model (see :class:`LockstepCMA`).
     step_size : {"auto", "csa", "tpa"}
