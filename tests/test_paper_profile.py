@@ -45,7 +45,7 @@ OVERRIDES = {
         "models": ["resnet50", "alexnet"],
         "visualization": {"units": [1], "alphas": [0.0, 1.0], "restarts": 1, "iterations": 1,
                           "popsize": 2},
-        "box_test": {"model": "resnet50", "images": 20},
+        "box_test": {"images": 20},
         "segregation_images": 50,
         "explorer_units": 1,
     },
