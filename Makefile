@@ -1,7 +1,10 @@
 # Thin wrapper: every real step lives in the `signseg` command line.
-#   make book [PROFILE=quick|ci|paper]   execute the notebooks and build _build/html
+#   make book [PROFILE=quick|ci|paper] [SET="key=value ..."]
+#                                         execute the notebooks and build _build/html;
+#                                         SET overrides notebook parameters (signseg book --set)
 #   make test                             run the whole test suite (incl. ci notebooks + book)
 PROFILE ?= quick
+SET ?=
 PYTHON ?= python3
 VENV ?= .venv
 # torch/torchvision pinned to the builds this project is tested with; override for a GPU runner.
@@ -23,7 +26,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 book: $(STAMP)
-	$(BIN)/signseg book --profile $(PROFILE)
+	$(BIN)/signseg book --profile $(PROFILE) $(foreach s,$(SET),--set $(s))
 
 # The browser test drives Debian's Chromium (no browser download): install it when missing.
 browser:

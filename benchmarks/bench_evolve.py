@@ -62,7 +62,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--runs-per-unit", type=int, default=4,
                         help="runs per (unit, sign, alpha) condition")
     parser.add_argument("--iterations", type=int, default=20)
-    parser.add_argument("--popsize", type=int, default=None, help="default 4 + floor(3 ln dim)")
+    parser.add_argument("--popsize", type=int, default=None, help="default 4 + floor(3 log2 dim)")
     parser.add_argument("--variant", choices=["sep", "full"], default="sep")
     parser.add_argument("--batch-size", type=int, default=64,
                         help="images per network forward pass (0: one batch per objective call)")

@@ -48,6 +48,7 @@ import torch
 from torch import nn
 
 from .errors import InvalidInputError
+from .validation import check_indices, check_scalar
 
 __all__ = [
     "SIGNS",
@@ -201,7 +202,7 @@ def ablation_mask(weight: torch.Tensor, sign: str, alpha: float) -> torch.Tensor
     -------
     Tensor of bool, same shape as ``weight``
     """
-    return sweep_masks(weight, sign, [alpha])[0]
+    return sweep_masks(weight, sign, [check_scalar(alpha, "alpha")])[0]
 
 
 def ablate(weight: torch.Tensor, sign: str, alpha: float) -> torch.Tensor:
@@ -342,9 +343,7 @@ def _unit_indices(units: int | Sequence[int] | None, n_units: int) -> torch.Tens
     """Validate unit indices against a layer with ``n_units`` rows; ``None`` means all."""
     if units is None:
         return torch.arange(n_units)
-    index = torch.as_tensor([units] if isinstance(units, int) else list(units), dtype=torch.long)
-    if index.dim() != 1 or index.numel() == 0:
-        raise InvalidInputError("units must be a non-empty sequence of integer unit indices")
+    index = torch.as_tensor(check_indices(units, "units"), dtype=torch.long)  # no 0.7 -> 0
     if (index < 0).any() or (index >= n_units).any():
         raise InvalidInputError(
             f"unit indices must lie in [0, {n_units - 1}] for a layer with {n_units} units, got "

@@ -24,6 +24,10 @@ from .metrics.segregation import wilson_interval
 from .visualize import Visualization
 
 __all__ = [
+    "best_frames",
+    "perceptual_by_condition",
+    "occlusion_under_ablation",
+    "evidence_targets",
     "condition_images",
     "similarity_by_condition",
     "spectrum_ratio_by_condition",
@@ -47,6 +51,33 @@ def condition_images(vis: Visualization) -> dict[Condition, torch.Tensor]:
     return grouped
 
 
+def best_frames(vis: Visualization, signs: Sequence[str]) -> dict[Condition, np.ndarray]:
+    """The image a figure shows for each condition: the best run's, as ``[H, W, 3]`` uint8.
+
+    The control (``alpha = 0``) is listed under every sign in ``signs``, so each sign's row
+    of a figure starts with it. Statistics never use only these: they use every run.
+    """
+    best = vis.best_per_condition()
+    frames: dict[Condition, np.ndarray] = {}
+    for (_, row), image in zip(best.iterrows(), vis.images(best)):
+        for sign in (signs if row["sign"] == "control" else [row["sign"]]):
+            frames[(int(row["unit"]), str(sign), float(row["alpha"]))] = image
+    return frames
+
+
+def perceptual_by_condition(vis: Visualization, perceptual: Any) -> pd.DataFrame:
+    """``1 - LPIPS`` between each unit's control set and every ablated set (Fig. 13).
+
+    ``perceptual`` is a :class:`signseg.metrics.PerceptualSimilarity`. Returns rows ``unit``,
+    ``sign``, ``alpha``, ``similarity``.
+    """
+    sets = condition_images(vis)
+    rows = [{"unit": unit, "sign": sign, "alpha": alpha,
+             "similarity": perceptual.similarity(sets[(unit, "control", 0.0)], images)}
+            for (unit, sign, alpha), images in sets.items() if sign != "control"]
+    return pd.DataFrame(rows, columns=["unit", "sign", "alpha", "similarity"])
+
+
 def _signs(conditions: Sequence[Condition]) -> list[str]:
     return sorted({s for _, s, _ in conditions if s != "control"})
 
@@ -58,7 +89,9 @@ def similarity_by_condition(
 
     Returns rows ``unit``, ``sign``, ``alpha``, ``embedder``, ``similarity``; the
     control-vs-control ceiling appears with ``sign = "ceiling"``, and the control itself
-    (the ceiling value) at ``alpha = 0`` under each sign.
+    (the ceiling value) at ``alpha = 0`` under each sign. The preferred images are generated
+    images, so zoo models of the ensemble embed them resized whole (``crop=False``), as the
+    target network scored them.
     """
     sets = condition_images(vis)
     frames = []
@@ -66,7 +99,7 @@ def similarity_by_condition(
         control = sets[(unit, "control", 0.0)]
         ablated_sets = {(s, a): images for (u, s, a), images in sets.items()
                         if u == unit and s != "control"}
-        table = similarity_table(control, ablated_sets, embedders, progress=progress)
+        table = similarity_table(control, ablated_sets, embedders, progress=progress, crop=False)
         ceiling = table[table["condition"] == "ceiling"]
         rows = table[table["condition"] != "ceiling"]
         frame = pd.DataFrame({
@@ -233,3 +266,81 @@ def accuracy_under_ablation(
                 rows.append({"sign": sign, "alpha": alpha, "variant": variant,
                              "accuracy": correct / n, "ci_low": low, "ci_high": high, "n": n})
     return pd.DataFrame(rows)
+
+
+def occlusion_under_ablation(
+    model: Any,
+    images: torch.Tensor,
+    masks: torch.Tensor,
+    targets: torch.Tensor,
+    signs: Sequence[str],
+    alphas: Sequence[float],
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """How much the true class's logit needs the object, and the background, under ablation.
+
+    Each image is shown intact, with its object occluded (the mask filled with the model's
+    normalisation mean, i.e. zero network input) and with its background occluded. The drop
+    of the true class's logit from the intact image is the evidence the occluded part
+    provided. Features are computed once per version; every ``(sign, alpha)`` readout is a
+    matrix product (:func:`signseg.ablation.ablate`). If positive weights carry the object,
+    positive ablation shrinks the object drop more than negative ablation does.
+
+    Parameters
+    ----------
+    model:
+        A :class:`~signseg.zoo.ZooModel`.
+    images, masks, targets:
+        Images in ``[0, 1]`` ``[N, C, H, W]``, object masks ``[N, H, W]`` (True on the
+        object) and true classes ``[N]``.
+    signs, alphas:
+        Ablation conditions; alpha 0 (intact) is always included, under every sign.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``sign``, ``alpha``, ``object_drop``, ``object_low``, ``object_high``,
+        ``background_drop``, ``background_low``, ``background_high``, ``n``.
+    """
+    if masks.shape != (images.shape[0], *images.shape[2:]):
+        raise InvalidInputError(
+            f"masks must have shape [N, H, W] = {[images.shape[0], *images.shape[2:]]}, got {list(masks.shape)}")
+    fill = torch.tensor(model.entry.preprocessing.mean, dtype=torch.float32).view(1, -1, 1, 1)
+    if fill.shape[1] != images.shape[1]:
+        fill = fill.mean(1, keepdim=True)
+    inside = masks[:, None].to(torch.bool)
+    versions = {
+        "intact": images,
+        "object": torch.where(inside, fill, images.float()),
+        "background": torch.where(inside, images.float(), fill),
+    }
+    features = {name: model.features(batch) for name, batch in versions.items()}
+    readout = model.readout_layer()
+    weight = readout.weight.detach()
+    bias = readout.bias.detach() if readout.bias is not None else torch.zeros(weight.shape[0])
+    index = torch.as_tensor(targets).long()
+    rows = []
+    for sign in signs:
+        for alpha in sorted({0.0, *map(float, alphas)}):
+            ablated_weight = ablate(weight, sign, alpha)
+            logit = {name: (f @ ablated_weight.T + bias).gather(1, index[:, None]).squeeze(1)
+                     for name, f in features.items()}
+            row: dict[str, Any] = {"sign": sign, "alpha": alpha}
+            for part in ("object", "background"):
+                drop, low, high = mean_ci((logit["intact"] - logit[part]).numpy(), confidence)
+                row.update({f"{part}_drop": drop, f"{part}_low": low, f"{part}_high": high})
+            row["n"] = int(len(index))
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def evidence_targets(model: Any, dataset: Any) -> torch.Tensor:
+    """The class whose evidence the ground-truth tests follow, per image.
+
+    The true label when the model was trained on the data set's classes (same class list);
+    otherwise (an ImageNet model shown Tiny ImageNet images) the model's own top class on the
+    intact image, so the test asks where the evidence for what the model sees lies.
+    """
+    if list(model.classes) == list(dataset.classes):
+        return dataset.targets
+    return model.logits(dataset.float_images()).argmax(dim=1)

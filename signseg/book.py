@@ -13,13 +13,38 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from . import vendor
-from .errors import NotebookExecutionError
-from .runner import ExecutionResult, execute, notebook_stems, project_root
+from .errors import InvalidInputError, NotebookExecutionError
+from .overrides import parameter_names
+from .runner import ExecutionResult, execute, notebook_source, notebook_stems, project_root
 
 __all__ = ["execute_all", "build_html", "build"]
+
+
+def split_overrides(
+    overrides: Mapping[str, Any] | None, stems: Sequence[str], root: Path
+) -> dict[str, dict[str, Any]]:
+    """Per notebook, the overrides whose top-level key its ``parameters`` cell defines.
+
+    Raises
+    ------
+    InvalidInputError
+        A key that no notebook defines (the message lists every notebook's parameters).
+    """
+    names = {stem: parameter_names(notebook_source(stem, root)) for stem in stems}
+    per_stem: dict[str, dict[str, Any]] = {stem: {} for stem in stems}
+    for key, value in (overrides or {}).items():
+        users = [stem for stem in stems if str(key).split(".")[0] in names[stem]]
+        if not users:
+            listing = "; ".join(f"{stem}: {names[stem]}" for stem in stems)
+            raise InvalidInputError(
+                f"no notebook has the parameter {str(key).split('.')[0]!r} (from --set {key}); "
+                f"the parameters cells define {listing}")
+        for stem in users:
+            per_stem[stem][key] = value
+    return per_stem
 
 
 def execute_all(
@@ -29,11 +54,14 @@ def execute_all(
     only: Sequence[str] | None = None,
     root: Path | None = None,
     report: Callable[[str], None] = print,
+    overrides: Mapping[str, Any] | None = None,
 ) -> list[ExecutionResult]:
     """Execute the book's notebooks for ``profile``; ``only`` restricts to some stems.
 
-    All notebooks are attempted; if any failed, a :class:`NotebookExecutionError` listing
-    every failure is raised at the end.
+    ``overrides`` (dotted key -> value) apply to every notebook whose parameters cell defines
+    the key's first part. ``report`` receives each notebook's status and its cells' progress
+    while it runs. All notebooks are attempted; if any failed, a
+    :class:`NotebookExecutionError` listing every failure is raised at the end.
     """
     root = root or project_root()
     stems = notebook_stems(root)
@@ -42,11 +70,13 @@ def execute_all(
         if unknown:
             raise NotebookExecutionError(f"{unknown} are not in _toc.yml; notebooks: {stems}")
         stems = [s for s in stems if s in only]
+    per_stem = split_overrides(overrides, stems, root)
     results, failures = [], []
     for stem in stems:
         report(f"[{profile}] {stem} ...")
         try:
-            result = execute(stem, profile, force=force, root=root)
+            result = execute(stem, profile, force=force, root=root, overrides=per_stem[stem],
+                             report=report)
         except NotebookExecutionError as error:
             failures.append(str(error))
             report(f"[{profile}] {stem} FAILED")
@@ -97,8 +127,13 @@ def build(
     force: bool = False,
     root: Path | None = None,
     report: Callable[[str], None] = print,
+    overrides: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Execute every notebook for ``profile`` and build the HTML book; return its folder."""
+    """Execute every notebook for ``profile`` and build the HTML book; return its folder.
+
+    ``overrides``: dotted parameter key -> value on top of the profile (see
+    :func:`execute_all`).
+    """
     root = root or project_root()
-    execute_all(profile, force=force, root=root, report=report)
+    execute_all(profile, force=force, root=root, report=report, overrides=overrides)
     return build_html(root, report=report)

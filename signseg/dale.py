@@ -47,6 +47,15 @@ def outgoing_weights(weight: torch.Tensor) -> torch.Tensor:
     """
     if not isinstance(weight, torch.Tensor):
         weight = torch.as_tensor(weight)
+    if weight.numel() == 0:
+        raise InvalidInputError(
+            f"the weight is empty (shape {tuple(weight.shape)}); the Dale index needs at least "
+            "one input channel with one outgoing weight"
+        )
+    if weight.dtype == torch.bool or weight.is_complex():
+        raise InvalidInputError(f"the weight must hold real numbers, got dtype {weight.dtype}")
+    if not weight.is_floating_point():
+        weight = weight.double()  # integer weights: only signs matter, but conv kernels are averaged
     if weight.dim() == 4:
         weight = weight.mean(dim=(2, 3))
     elif weight.dim() != 2:
@@ -135,7 +144,7 @@ def _layers(model: nn.Module, layers: Iterable[str] | None) -> list[tuple[str, n
     if layers is None:
         return found
     by_name = dict(found)
-    wanted = list(layers)
+    wanted = [layers] if isinstance(layers, str) else list(layers)  # "fc" is one layer, not 2
     missing = [name for name in wanted if name not in by_name]
     if missing:
         raise InvalidInputError(
@@ -145,7 +154,7 @@ def _layers(model: nn.Module, layers: Iterable[str] | None) -> list[tuple[str, n
     return [(name, by_name[name]) for name in wanted]
 
 
-def dale_table(model: nn.Module, layers: Iterable[str] | None = None) -> pd.DataFrame:
+def dale_table(model: nn.Module, layers: str | Iterable[str] | None = None) -> pd.DataFrame:
     """One row per Conv2d/Linear layer with its Dale index and sign bookkeeping.
 
     Columns: ``layer``, ``kind`` ("conv" or "linear"), ``depth`` (0-based position among the
@@ -217,6 +226,14 @@ def readout_comparison(
     missing = sorted(set(trained) ^ set(untrained))
     if missing:
         raise InvalidInputError(f"trained and untrained weights must name the same models; differ in {missing}")
+    for name, weight in trained.items():
+        shapes = (tuple(torch.as_tensor(weight).shape), tuple(torch.as_tensor(untrained[name]).shape))
+        if len(shapes[0]) != 2 or shapes[0] != shapes[1]:
+            raise InvalidInputError(
+                f"readout weights of {name!r} must be 2-D [classes, features] and the same shape "
+                f"before and after training; got trained {list(shapes[0])} and untrained "
+                f"{list(shapes[1])}"
+            )
     rows = []
     for name, weight in trained.items():
         before, after = layer_dale_index(untrained[name]), layer_dale_index(weight)

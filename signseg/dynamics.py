@@ -21,6 +21,7 @@ import torch
 
 from .dale import dale_index, layer_dale_index, sign_fractions
 from .errors import InvalidInputError
+from .files import load_torch
 
 __all__ = [
     "load_states",
@@ -43,7 +44,8 @@ def load_states(paths: Sequence[str | os.PathLike[str]]) -> list[dict[str, torch
     """
     states = []
     for path in paths:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        obj = load_torch(path, "a checkpoint", "Pass a good checkpoint file (or delete a "
+                         "damaged training checkpoint so that signseg trains it again).")
         for key in ("model", "state_dict"):
             if isinstance(obj, dict) and isinstance(obj.get(key), dict):
                 obj = obj[key]

@@ -35,5 +35,13 @@ class WeightsNotFoundError(SignsegError, FileNotFoundError):
     """Pretrained weights are not in the cache and cannot be downloaded."""
 
 
+class DamagedFileError(SignsegError, ValueError):
+    """A file exists but cannot be used: empty, truncated, unreadable, of the wrong kind,
+    lacking an expected entry, or not matching its recorded checksum.
+
+    The message names the file, says what is wrong with it and what to do.
+    """
+
+
 class NotebookExecutionError(SignsegError, RuntimeError):
     """A notebook failed while being executed for a profile."""

@@ -18,6 +18,10 @@ __all__ = [
     "dale_batchnorm_pairs",
     "dale_over_epochs",
     "convergence_vs_dale",
+    "preferred_images",
+    "condition_curves",
+    "accuracy_by_variant",
+    "spectrum_ratios",
 ]
 
 POSITIVE, NEGATIVE, NEUTRAL = "#c0392b", "#2471a3", "#7f8c8d"
@@ -38,7 +42,8 @@ def dale_trained_vs_untrained(table: pd.DataFrame, paper: pd.DataFrame | None = 
     """Dumbbell plot: output-layer Dale index untrained -> trained per model.
 
     ``table`` has columns ``model``, ``untrained``, ``trained``, ``random_expectation``;
-    ``paper`` (optional) has ``model`` and ``trained`` (Table 3) and is drawn as crosses.
+    ``paper`` (optional) has ``model`` and ``trained`` (Table 3) and is drawn as crosses, on
+    the row whose ``paper_model`` (else ``model``) names it.
     """
     order = table.sort_values("trained")
     y = np.arange(len(order))
@@ -50,7 +55,9 @@ def dale_trained_vs_untrained(table: pd.DataFrame, paper: pd.DataFrame | None = 
         ax.axvline(value, ls="--", color="k", lw=0.8)
     ax.plot([], [], ls="--", color="k", lw=0.8, label="random-sign expectation")
     if paper is not None:
-        merged = order.merge(paper[["model", "trained"]], on="model", suffixes=("", "_paper"))
+        key = "paper_model" if "paper_model" in order.columns else "model"
+        counterpart = paper[["model", "trained"]].rename(columns={"model": key})
+        merged = order.merge(counterpart, on=key, suffixes=("", "_paper"))
         ypos = [int(np.flatnonzero(order["model"].to_numpy() == m)[0]) for m in merged["model"]]
         ax.scatter(merged["trained_paper"], ypos, marker="x", color="k", zorder=4,
                    label="trained (paper, Table 3)")
@@ -170,15 +177,18 @@ def convergence_vs_dale(table: pd.DataFrame) -> plt.Figure:
 SIGN_COLORS = {"positive": POSITIVE, "negative": NEGATIVE, "ceiling": NEUTRAL}
 
 
-def preferred_images(frames: Mapping[tuple[str, float], np.ndarray], title: str = "") -> plt.Figure:
+def preferred_images(
+    frames: Mapping[tuple[str, float], np.ndarray], title: str = "", size: float = 2.0
+) -> plt.Figure:
     """Grid of preferred images: one row per sign, one column per alpha (Fig. 2B-C).
 
-    ``frames`` maps ``(sign, alpha)`` to an ``[H, W, 3]`` uint8 image.
+    ``frames`` maps ``(sign, alpha)`` to an ``[H, W, 3]`` uint8 image; each is drawn ``size``
+    inches wide (pixels enlarged without smoothing, so small images stay legible).
     """
     signs = list(dict.fromkeys(s for s, _ in frames))
     alphas = sorted({a for _, a in frames})
     fig, axes = plt.subplots(len(signs), len(alphas), squeeze=False,
-                             figsize=(1.3 * len(alphas), 1.45 * len(signs) + 0.4))
+                             figsize=(size * len(alphas), (size + 0.15) * len(signs) + 0.4))
     for i, sign in enumerate(signs):
         for j, alpha in enumerate(alphas):
             ax = axes[i, j]
@@ -216,6 +226,23 @@ def condition_curves(
     ax.set_xlabel("ablation strength α")
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def accuracy_by_variant(accuracy: pd.DataFrame, chance: float) -> plt.Figure:
+    """Accuracy under sign ablation on each background-challenge variant, one panel each.
+
+    ``accuracy`` has ``variant``, ``sign``, ``alpha``, ``accuracy``, ``ci_low``, ``ci_high``
+    (from :func:`signseg.analysis.accuracy_under_ablation`).
+    """
+    variants = list(dict.fromkeys(accuracy["variant"]))
+    fig, axes = plt.subplots(1, len(variants), figsize=(3.2 * len(variants), 3.2), sharey=True,
+                             squeeze=False)
+    for ax, variant in zip(axes[0], variants):
+        panel = accuracy[accuracy["variant"] == variant].rename(columns={"accuracy": "mean"})
+        condition_curves(panel, "top-1 accuracy", ax=ax, reference=chance, reference_label="chance")
+        ax.set_title(variant, fontsize=9)
     fig.tight_layout()
     return fig
 

@@ -7,6 +7,15 @@ with papermill, and writes the executed notebook to ``book/executed/NN_name.ipyn
 source text, the parameters and the signseg code — and a later call with the same key
 returns at once: only changed notebooks rerun.
 
+``overrides`` (dotted key -> value, see :mod:`signseg.overrides`) change parameters on top
+of the profile for one run; they are part of the key.
+
+With a ``report`` callback, execution is visible while it runs: ``report`` receives
+"cell n of N" as each cell starts, and the package's progress bars inside the kernel (training,
+visualization, ...) are forwarded live to this process's stderr through
+``$SIGNSEG_PROGRESS_FILE`` (:mod:`signseg.progress`), so they never enter the notebook. The
+kernel's own log (e.g. "Kernel is running over TCP without encryption") is kept at ERROR level.
+
 A notebook that fails raises :class:`~signseg.errors.NotebookExecutionError` naming the
 notebook, the profile, the failing cell and the error; the partly executed notebook is kept
 in ``_build/failed/`` for inspection and the previous good output is left untouched.
@@ -14,16 +23,23 @@ in ``_build/failed/`` for inspection and the previous good output is left untouc
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
 
 import nbformat
 
 from . import profiles
 from .cache import atomic_path, config_hash
 from .errors import NotebookExecutionError, UnknownNameError
+from .overrides import apply_overrides, parameter_names
+from .progress import PROGRESS_ENV
 
 __all__ = [
     "project_root",
@@ -32,6 +48,7 @@ __all__ = [
     "executed_path",
     "execution_key",
     "execute",
+    "notebook_parameters",
     "ExecutionResult",
 ]
 
@@ -94,9 +111,11 @@ def notebook_source(notebook: str | os.PathLike[str], root: Path | None = None) 
     return source
 
 
-def executed_path(stem: str, root: Path | None = None) -> Path:
-    """Where the executed notebook ``stem`` is written."""
-    return (root or project_root()) / EXECUTED_DIR / f"{stem}.ipynb"
+def executed_path(stem: str, root: Path | None = None, out_dir: Path | None = None) -> Path:
+    """Where the executed notebook ``stem`` is written: ``out_dir`` when given, else the
+    book's ``book/executed`` folder under ``root``."""
+    folder = Path(out_dir) if out_dir is not None else (root or project_root()) / EXECUTED_DIR
+    return folder / f"{stem}.ipynb"
 
 
 def _code_digest() -> str:
@@ -110,6 +129,24 @@ def execution_key(source: Path, parameters: dict) -> str:
     return config_hash(
         {"source": source.read_text("utf-8"), "parameters": parameters, "code": _code_digest()}
     )
+
+
+def notebook_parameters(
+    stem: str, profile: str, overrides: Mapping[str, Any] | None = None, root: Path | None = None
+) -> dict[str, Any]:
+    """The parameters ``stem`` runs with: the profile's, with ``overrides`` applied.
+
+    Raises
+    ------
+    InvalidInputError
+        An override names a parameter the notebook's ``parameters`` cell does not define, or
+        a nested key that does not exist (the message lists the valid ones).
+    """
+    params = profiles.parameters(profile, stem)
+    if overrides:
+        source = notebook_source(stem, root)
+        params = apply_overrides(params, overrides, parameter_names(source), f"notebook {stem!r}")
+    return params
 
 
 @dataclass(frozen=True)
@@ -153,6 +190,79 @@ def _failure_message(stem: str, profile: str, error: Exception, failed: Path) ->
     )
 
 
+class _Forwarder:
+    """Copy what kernel-side progress bars append to a file onto ``stream``, live."""
+
+    def __init__(self, path: Path, stream: Any) -> None:
+        self.path, self.stream = path, stream
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with open(self.path, encoding="utf-8", errors="replace") as handle:
+            while True:
+                finished = self.done.is_set()
+                chunk = handle.read()
+                if chunk:
+                    self.stream.write(chunk)
+                    self.stream.flush()
+                if finished:
+                    return
+                self.done.wait(0.5)
+
+
+@contextlib.contextmanager
+def _live_progress(stream: Any) -> Iterator[None]:
+    """Point ``$SIGNSEG_PROGRESS_FILE`` at a temporary file forwarded to ``stream``."""
+    fd, name = tempfile.mkstemp(prefix="signseg-progress-", suffix=".log")
+    os.close(fd)
+    previous = os.environ.get(PROGRESS_ENV)
+    os.environ[PROGRESS_ENV] = name
+    forwarder = _Forwarder(Path(name), stream)
+    forwarder.thread.start()
+    try:
+        yield
+    finally:
+        forwarder.done.set()
+        forwarder.thread.join(timeout=5)
+        if previous is None:
+            os.environ.pop(PROGRESS_ENV, None)
+        else:
+            os.environ[PROGRESS_ENV] = previous
+        Path(name).unlink(missing_ok=True)
+
+
+def _engine() -> str:
+    """Register (once) and name the papermill engine that reports cells and quiets the kernel."""
+    from papermill.engines import NBClientEngine, papermill_engines
+
+    class SignsegEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):  # type: ignore[override]
+            callback = kwargs.pop("signseg_report", None)
+            title = kwargs.pop("signseg_label", "")
+            if callback is not None:
+                code = [i for i, cell in enumerate(nb_man.nb.cells) if cell.cell_type == "code"]
+                start = nb_man.cell_start
+
+                def cell_start(cell, cell_index=None, **kw):  # noqa: ANN001, ANN202
+                    if cell_index in code:
+                        first = next((line for line in cell.source.splitlines() if line.strip()), "")
+                        number = code.index(cell_index) + 1
+                        callback(f"{title} cell {number} of {len(code)}: {first[:60]}")
+                    return start(cell, cell_index, **kw)
+
+                nb_man.cell_start = cell_start
+            arguments = list(kwargs.pop("extra_arguments", []))
+            arguments.append("--IPKernelApp.log_level=ERROR")  # no TCP-encryption warnings
+            return super().execute_managed_notebook(
+                nb_man, kernel_name, extra_arguments=arguments, **kwargs)
+
+    if "signseg" not in papermill_engines._engines:
+        papermill_engines.register("signseg", SignsegEngine)
+    return "signseg"
+
+
 def execute(
     notebook: str | os.PathLike[str],
     profile: str,
@@ -160,6 +270,9 @@ def execute(
     force: bool = False,
     root: Path | None = None,
     log_output: bool = False,
+    overrides: Mapping[str, Any] | None = None,
+    report: Callable[[str], None] | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
 ) -> ExecutionResult:
     """Execute one notebook for ``profile``, unless an identical execution is cached.
 
@@ -173,6 +286,16 @@ def execute(
         Execute even when the cached output is current.
     log_output:
         Stream the cells' output to the log while executing (papermill ``log_output``).
+    overrides:
+        Dotted parameter key -> value, applied on top of the profile (see
+        :mod:`signseg.overrides`); part of the cache key.
+    report:
+        Called with "cell n of N" lines while executing; also forwards the kernel's
+        progress bars to ``sys.stderr`` (``None``: silent).
+    out_dir:
+        Folder for the executed notebook (and ``failed/`` for a failed one) instead of the
+        book's ``book/executed`` (and ``_build/failed``): runs with overrides can go there
+        without replacing the book's pages.
     """
     import jupytext
     import papermill
@@ -180,9 +303,9 @@ def execute(
     root = root or project_root()
     source = notebook_source(notebook, root)
     stem = source.stem
-    params = profiles.parameters(profile, stem)
+    params = notebook_parameters(stem, profile, overrides, root)
     key = execution_key(source, params)
-    output = executed_path(stem, root)
+    output = executed_path(stem, root, out_dir)
     if not force and _is_current(output, key):
         return ExecutionResult(stem, profile, output, cached=True, seconds=0.0)
 
@@ -190,10 +313,12 @@ def execute(
     notebook_node.metadata["kernelspec"] = {
         "name": "python3", "display_name": "Python 3", "language": "python"
     }
-    failed = root / "_build" / "failed" / f"{stem}.ipynb"
+    failed_dir = Path(out_dir) / "failed" if out_dir is not None else root / "_build" / "failed"
+    failed = failed_dir / f"{stem}.ipynb"
     failed.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    with atomic_path(output) as tmp:
+    live = _live_progress(sys.stderr) if report is not None else contextlib.nullcontext()
+    with atomic_path(output) as tmp, live:
         tmp_ipynb = tmp.with_suffix(".ipynb")
         try:
             papermill.execute_notebook(
@@ -204,6 +329,9 @@ def execute(
                 cwd=str(source.parent),
                 progress_bar=False,
                 log_output=log_output,
+                engine_name=_engine(),
+                signseg_report=report,
+                signseg_label=f"[{profile}] {stem}",
             )
             executed = nbformat.read(tmp_ipynb, as_version=4)
         except papermill.PapermillExecutionError as error:
@@ -215,7 +343,8 @@ def execute(
         _hide_parameter_cells(executed)
         seconds = time.perf_counter() - start
         executed.metadata["signseg"] = {
-            "key": key, "profile": profile, "parameters": params, "seconds": round(seconds, 1)
+            "key": key, "profile": profile, "parameters": params, "seconds": round(seconds, 1),
+            "overrides": dict(overrides or {}),
         }
         nbformat.write(executed, tmp)
     return ExecutionResult(stem, profile, output, cached=False, seconds=seconds)

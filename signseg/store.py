@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -23,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from .cache import atomic_path, atomic_write_bytes, atomic_write_text, cache_dir, canonical_json, config_hash
-from .errors import InvalidInputError
+from .errors import DamagedFileError, InvalidInputError
+from .files import check_nonempty, damaged, load_npz, read_parquet, warn_recomputing
 
 __all__ = ["ResultsStore"]
 
@@ -64,11 +66,38 @@ class ResultsStore:
     def _chunk_ids(self) -> list[str]:
         return sorted(p.stem for p in (self.path / "chunks").glob("*.parquet"))
 
+    def _read_chunk(self, chunk: str) -> pd.DataFrame | None:
+        """The rows of ``chunk``, or ``None`` (after removing it) when a file of it is damaged.
+
+        A chunk whose table or array file cannot be read is treated as missing, not as
+        complete: its jobs are run again by the next :func:`missing` / write cycle.
+        """
+        table, arrays = (self.path / "chunks" / f"{chunk}.{ext}" for ext in ("parquet", "npz"))
+        fix = "Delete it; its jobs are run again."
+        try:
+            frame = read_parquet(table, "a results-store chunk table", fix)
+            if not arrays.is_file():
+                raise damaged(arrays, "is missing although its table exists", fix)
+            check_nonempty(arrays, fix)
+            if not zipfile.is_zipfile(arrays):
+                raise damaged(arrays, "is not a NumPy .npz file (truncated?)", fix)
+            absent = [c for c in self.key_columns if c not in frame.columns]
+            if absent:
+                raise damaged(table, f"lacks the key columns {absent}", fix)
+        except DamagedFileError as error:  # our own cache: recompute the chunk's jobs
+            warn_recomputing(error, "removed the chunk and runs its jobs again")
+            arrays.unlink(missing_ok=True)
+            table.unlink(missing_ok=True)
+            return None
+        return frame
+
     def table(self) -> pd.DataFrame:
         """All stored rows, with ``chunk`` and ``row`` columns locating their arrays."""
         frames = []
         for chunk in self._chunk_ids():
-            frame = pd.read_parquet(self.path / "chunks" / f"{chunk}.parquet")
+            frame = self._read_chunk(chunk)
+            if frame is None:
+                continue
             frame["chunk"] = chunk
             frame["row"] = np.arange(len(frame))
             frames.append(frame)
@@ -93,10 +122,12 @@ class ResultsStore:
         parts = []
         for chunk, row in zip(rows["chunk"], rows["row"]):
             if chunk not in cache:
-                cache[chunk] = np.load(self.path / "chunks" / f"{chunk}.npz")
-            if name not in cache[chunk].files:
+                cache[chunk] = load_npz(
+                    self.path / "chunks" / f"{chunk}.npz", "a results-store chunk's arrays",
+                    "Delete it and its .parquet file; the next run recomputes that chunk.")
+            if name not in cache[chunk]:
                 raise InvalidInputError(
-                    f"no array {name!r} in this store; arrays: {cache[chunk].files}")
+                    f"no array {name!r} in this store; arrays: {sorted(cache[chunk])}")
             parts.append(cache[chunk][name][row])
         return np.stack(parts) if parts else np.empty((0,))
 

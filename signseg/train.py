@@ -36,12 +36,13 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
+from .progress import tqdm
 
 from . import zoo
 from .architectures import ARCHITECTURE_VERSION
 from .cache import atomic_torch_save, atomic_write_text, cache_dir, config_hash
-from .errors import InvalidInputError
+from .errors import DamagedFileError, InvalidInputError
+from .files import load_json, load_torch, warn_recomputing
 from .preprocessing import Preprocessing
 
 __all__ = [
@@ -317,9 +318,36 @@ def _checkpoint_path(directory: Path, epoch: int) -> Path:
     return directory / f"epoch_{epoch:03d}.pt"
 
 
+def _checkpoint_fix(path: str | Path) -> str:
+    return (f"Delete it (or its folder {str(Path(path).parent)!r}); signseg trains the missing "
+            "epochs again, from the last good checkpoint.")
+
+
+def _read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A training checkpoint; :class:`~signseg.errors.DamagedFileError` names a bad file."""
+    return load_torch(path, "a training checkpoint", _checkpoint_fix(path),
+                      entries=("epoch", "step", "model", "optimizer", "history"))
+
+
 def checkpoint_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """The model weights stored in a training checkpoint file."""
-    return torch.load(path, map_location="cpu", weights_only=True)["model"]
+    """The model weights stored in a training checkpoint file.
+
+    Raises
+    ------
+    DamagedFileError
+        The file is empty, truncated or not a training checkpoint (the message names it).
+    """
+    return load_torch(path, "a training checkpoint", _checkpoint_fix(path), entries=("model",))["model"]
+
+
+def _discard_damaged(directory: Path, error: DamagedFileError, first_bad: int | None) -> None:
+    """Remove ``meta.json`` and the checkpoints from epoch ``first_bad`` on, so training resumes."""
+    warn_recomputing(error, "trains the affected epochs again")
+    (directory / _META).unlink(missing_ok=True)
+    if first_bad is not None:
+        for path in directory.glob("epoch_*.pt"):
+            if int(path.stem.split("_")[1]) >= first_bad:
+                path.unlink(missing_ok=True)
 
 
 def load_result(
@@ -331,7 +359,13 @@ def load_result(
     meta_path = directory / _META
     if not meta_path.is_file():
         return None
-    meta = json.loads(meta_path.read_text("utf-8"))
+    try:
+        meta = load_json(meta_path, "a finished training run's record",
+                         "Delete it; signseg rewrites it after checking the checkpoints.",
+                         entries=("history", "test_acc", "classes"))
+    except DamagedFileError as error:  # our own cache: finish the run again from its checkpoints
+        _discard_damaged(directory, error, None)
+        return None
     checkpoints = [_checkpoint_path(directory, epoch) for epoch in range(config.epochs + 1)]
     missing = [path.name for path in checkpoints if not path.is_file()]
     if missing:
@@ -339,6 +373,12 @@ def load_result(
             f"the cached run in {str(directory)!r} is damaged: {missing} are missing. Delete "
             "the folder to train again."
         )
+    for epoch, path in enumerate(checkpoints):
+        try:
+            _read_checkpoint(path)
+        except DamagedFileError as error:  # our own cache: retrain from the last good epoch
+            _discard_damaged(directory, error, epoch)
+            return None
     return TrainResult(
         name=name,
         config=config,
@@ -402,8 +442,10 @@ def _to_unit(images: torch.Tensor) -> torch.Tensor:
 
 #: Narrowest convolution (channels) that still gets the channels-last layout: oneDNN's
 #: AVX2 1x1 weight-gradient kernel in torch 2.14 never returns for 2-channel convolutions
-#: in channels-last layout, and such tiny layers gain nothing from it anyway.
-_CHANNELS_LAST_MIN_CHANNELS = 4
+#: in channels-last layout, and the backward pass of the project ResNets with 3 to 7
+#: channels crashes the process (segmentation fault or "double free"; ResNet-8/20, batch
+#: 64 of 32 px; VGG and AlexNet are unaffected); such tiny layers gain nothing from it.
+_CHANNELS_LAST_MIN_CHANNELS = 8
 
 
 def _memory_format(model: nn.Module) -> torch.memory_format:
@@ -638,9 +680,15 @@ def _resume(
 ) -> tuple[int | None, int, list[dict[str, float]]]:
     """Restore the last complete epoch's checkpoint, if any: (epoch, step, history)."""
     saved = sorted(directory.glob("epoch_*.pt"))
+    while saved:
+        try:
+            state = _read_checkpoint(saved[-1])
+            break
+        except DamagedFileError as error:  # an interrupted or damaged write: step back one epoch
+            warn_recomputing(error, "resumes from the epoch before")
+            saved.pop().unlink(missing_ok=True)
     if not saved:
         return None, 0, []
-    state = torch.load(saved[-1], map_location="cpu", weights_only=True)
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     return int(state["epoch"]), int(state["step"]), list(state["history"])

@@ -26,14 +26,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
+from .progress import tqdm
 
 from . import generators as generator_registry
-from .ablation import readout_conditions
+from .ablation import SIGNS, readout_conditions
 from .cache import config_hash, tensors_digest
 from .errors import InvalidInputError
-from .evolve import minimize
+from .evolve import BACKENDS, VARIANTS, minimize
 from .store import ResultsStore
+from .validation import check_indices
 
 __all__ = ["VisualizationConfig", "Visualization", "job_table", "visualize"]
 
@@ -62,7 +63,7 @@ class VisualizationConfig:
     iterations:
         CMA-ES generations per run (paper: 100).
     popsize:
-        Population per generation (default ``4 + floor(3 ln dim)``).
+        Population per generation (default ``4 + floor(3 log2 dim)``, Wang & Ponce's).
     variant, backend:
         CMA-ES covariance model and implementation (:func:`signseg.evolve.minimize`).
     batch_runs:
@@ -99,8 +100,13 @@ class VisualizationConfig:
         return cls(**data)
 
     def __post_init__(self) -> None:
-        if not self.units:
+        if isinstance(self.units, (list, tuple)) and not self.units:
             raise InvalidInputError("units is empty; name at least one readout unit")
+        object.__setattr__(self, "units", check_indices(self.units, "VisualizationConfig.units"))
+        _check_names("signs", self.signs, SIGNS)
+        _check_names("generators", self.generators, tuple(generator_registry.names()))
+        _check_names("variant", (self.variant,), VARIANTS)
+        _check_names("backend", (self.backend,), BACKENDS)
         if any(not (0.0 <= a <= 1.0) for a in self.alphas):
             raise InvalidInputError(f"alphas must lie in [0, 1], got {list(self.alphas)}")
         if self.restarts < 1 or self.iterations < 1 or self.batch_runs < 1:
@@ -111,6 +117,18 @@ class VisualizationConfig:
         data = asdict(self)
         data.pop("batch_runs")
         return data
+
+
+def _check_names(field_name: str, values: tuple[str, ...], allowed: tuple[str, ...]) -> None:
+    """Raise unless ``values`` is a non-empty tuple of names from ``allowed``."""
+    if isinstance(values, str) or not values:
+        raise InvalidInputError(
+            f"VisualizationConfig.{field_name} must be a non-empty list of names from "
+            f"{list(allowed)}, got {values!r}")
+    bad = [value for value in values if value not in allowed]
+    if bad:
+        raise InvalidInputError(
+            f"VisualizationConfig.{field_name}: unknown {bad}; expected names from {list(allowed)}")
 
 
 def job_table(config: VisualizationConfig) -> pd.DataFrame:
@@ -174,8 +192,8 @@ def visualize(
     Parameters
     ----------
     model:
-        A :class:`signseg.zoo.ZooModel` (anything with ``features(images01)``,
-        ``readout_layer()`` and ``name``).
+        A :class:`signseg.zoo.ZooModel` (anything with ``features(images01, crop=...)``,
+        ``readout_layer()`` and ``name``); generated images are scored with ``crop=False``.
     config:
         What to run.
     name:
@@ -234,7 +252,8 @@ def _run_group(model, config, store, group, generator_name, weights, biases, row
     @torch.no_grad()
     def objective(codes: torch.Tensor) -> torch.Tensor:
         features = torch.cat([
-            model.features(generator(chunk)) for chunk in codes.split(image_batch)])
+            # generated images are resized whole (no centre crop): every pixel is optimized
+            model.features(generator(chunk), crop=False) for chunk in codes.split(image_batch)])
         features = features.view(runs, -1, features.shape[-1])
         return (torch.einsum("rpf,rf->rp", features, w) + b[:, None]).reshape(-1)
 

@@ -37,6 +37,7 @@ from torch import nn
 from . import architectures
 from .errors import InvalidInputError, UnknownNameError, WeightsNotFoundError
 from .preprocessing import Preprocessing
+from .validation import as_unit_images
 
 if TYPE_CHECKING:  # pragma: no cover
     from .train import TrainConfig
@@ -196,22 +197,31 @@ class ZooModel:
         """``[classes, features]`` weight of the readout layer (detached, shares storage)."""
         return self.readout_layer().weight.detach()
 
-    def features(self, images01: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    def features(
+        self, images01: torch.Tensor, batch_size: int = 256, *, crop: bool = True
+    ) -> torch.Tensor:
         """Penultimate representation ``[B, features]``: the input of the readout layer.
 
         Parameters
         ----------
         images01:
             Images in ``[0, 1]``, ``[B, C, H, W]`` (any size and 1 or 3 channels; converted by
-            ``entry.preprocessing``).
+            ``entry.preprocessing``). ``uint8`` images (0-255, as ``ImageDataset.images``)
+            are divided by 255 first; other integer dtypes are refused.
         batch_size:
             Images per forward pass.
+        crop:
+            ``True`` for natural images (the network's evaluation transform: resize and
+            centre crop); ``False`` for generated images, which are resized whole so that
+            every pixel reaches the network (see :class:`~signseg.preprocessing.Preprocessing`).
         """
-        return self._forward(images01, batch_size)[0]
+        return self._forward(images01, batch_size, crop)[0]
 
-    def logits(self, images01: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    def logits(
+        self, images01: torch.Tensor, batch_size: int = 256, *, crop: bool = True
+    ) -> torch.Tensor:
         """Pre-softmax outputs ``[B, classes]`` of images in ``[0, 1]`` (see :meth:`features`)."""
-        return self._forward(images01, batch_size)[1]
+        return self._forward(images01, batch_size, crop)[1]
 
     def weighted_layers(self) -> list[tuple[str, nn.Module]]:
         """The ``Conv2d`` and ``Linear`` layers ``(name, module)`` in forward (execution) order.
@@ -240,9 +250,12 @@ class ZooModel:
 
         return [checkpoint_state_dict(path) for path in self.checkpoints]
 
-    def _forward(self, images01: torch.Tensor, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def _forward(
+        self, images01: torch.Tensor, batch_size: int, crop: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         if batch_size < 1:
             raise InvalidInputError(f"batch_size must be >= 1, got {batch_size}")
+        images01 = as_unit_images(images01)  # uint8 0-255 (ImageDataset.images) -> [0, 1]
         if images01.dim() == 3:
             images01 = images01.unsqueeze(0)
         captured: list[torch.Tensor] = []
@@ -254,7 +267,7 @@ class ZooModel:
         try:
             with torch.no_grad():
                 for start in range(0, images01.shape[0], batch_size):
-                    batch = self.entry.preprocessing(images01[start : start + batch_size])
+                    batch = self.entry.preprocessing(images01[start : start + batch_size], crop=crop)
                     outputs.append(self.model(batch.to(device)).cpu())
         finally:
             hook.remove()
@@ -490,10 +503,17 @@ def _pretrained_torchvision(entry: ZooEntry, *, download: bool, progress: bool) 
     from .hub import fetch_checkpoint
 
     weights = get_model_weights(entry.arch)[entry.weights]
-    fetch_checkpoint(
+    path = fetch_checkpoint(
         weights.url, what=f"{entry.name} ImageNet weights", download=download, progress=progress
     )
-    return get_model(entry.arch, weights=weights, progress=progress)
+    try:
+        return get_model(entry.arch, weights=weights, progress=progress)
+    except Exception as exc:  # unverified file (SIGNSEG_VERIFY_CHECKPOINTS=0): name it
+        from .files import damaged
+
+        raise damaged(path, f"cannot be loaded as the {entry.name} ImageNet weights "
+                      f"({type(exc).__name__}: {str(exc)[:300]})",
+                      f"Delete it and download it again from {weights.url}.") from exc
 
 
 def load(

@@ -43,19 +43,21 @@ def test_book_pages_have_their_figures_and_captions(built_book):
     assert len(figures) >= 6
     for number in range(1, 7):
         assert f"Figure {number}." in page
-    assert "procedural" in page  # captions name the data
+    assert "Tiny ImageNet-200" in page and "tinyimagenet_resnet8" in page  # captions name data and models
+    assert "rose with training in" in page  # the sentence decided by the measured numbers
     assert "injected-parameters" not in page and "Traceback" not in page
 
 
 def test_ablation_page_has_its_figures_statements_and_a_static_explorer(built_book):
     _, _, html = built_book
     page = (html / "book" / "executed" / "02_ablation.html").read_text("utf-8")
-    for number in (1, 2, 3, 6, 7, 8):
+    for number in (1, 2, 3, 6, 7, 8, 9):
         assert f"Figure {number}." in page
+    assert "Tiny ImageNet validation images with their boxes" in page  # the natural-image box test
     # metrics that need downloaded weights say they were skipped instead of showing numbers
     for metric in ("1 - LPIPS", "Objectness"):
         assert f"{metric} was skipped" in page or f"Figure {4 if metric == '1 - LPIPS' else 5}." in page
-    assert "paired over 4 units" in page
+    assert "paired over 4 units (network x unit)" in page
     assert "application/vnd.jupyter.widget-state+json" in page  # the explorer works without a kernel
     # every script, the widget JavaScript and MathJax included, is served by the book itself
     scripts = re.findall(r"<script[^>]+src=\"([^\"]+)\"", page)

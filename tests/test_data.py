@@ -31,9 +31,13 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SIGNSEG_DATA", raising=False)
 
 
+CIFAR10 = list(natural.SPECS["cifar10"].classes)
+DIGITS = [str(digit) for digit in range(10)]
+
+
 def pixel_value(label: int, index: int) -> int:
     """The grey value of image ``index`` of class ``label`` in the test trees."""
-    return 20 * label + 3 * index + 1
+    return 15 * label + 3 * index + 1
 
 
 def build_tree(
@@ -49,10 +53,10 @@ def build_tree(
     """Write ``tree/<split>/<class>/<image>`` with constant images of known value.
 
     Image ``i`` of the ``k``-th class in sorted order has every pixel (and channel) equal
-    to ``pixel_value(k, i)``; in the test split the value is shifted by 100.
+    to ``pixel_value(k, i)``; in the test split the value is shifted by 50.
     """
     for split in splits:
-        shift = 0 if split == "train" else 100
+        shift = 0 if split == "train" else 50
         for label, class_name in enumerate(sorted(classes)):
             folder = tree / split / class_name
             folder.mkdir(parents=True, exist_ok=True)
@@ -74,8 +78,8 @@ def build_archive(tree_parent: Path, top: str, archive: Path, *, with_sums: bool
     return digest
 
 
-def test_names_lists_the_three_sets() -> None:
-    assert data.names() == ["cifar10", "mnist", "procedural"]
+def test_names_lists_the_four_sets() -> None:
+    assert data.names() == ["cifar10", "mnist", "procedural", "tiny-imagenet"]
 
 
 def test_unknown_name_lists_known_names() -> None:
@@ -91,17 +95,17 @@ def test_bad_split_and_bad_option_are_rejected() -> None:
 
 
 def test_tree_load_orders_classes_and_images(tmp_path: Path) -> None:
-    classes = ["truck", "airplane", "cat"]  # created unsorted on purpose
+    classes = CIFAR10[::-1]  # created unsorted on purpose
     build_tree(tmp_path / "data" / "cifar10-jpg", classes, per_class=3)
 
     train = data.load("cifar10", "train", root=tmp_path / "data", progress=False)
 
     assert train.name == "cifar10" and train.split == "train"
-    assert train.classes == ["airplane", "cat", "truck"]
-    assert train.images.dtype == torch.uint8 and train.images.shape == (9, 3, 32, 32)
-    assert train.targets.dtype == torch.int64 and train.targets.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    assert train.classes == CIFAR10
+    assert train.images.dtype == torch.uint8 and train.images.shape == (30, 3, 32, 32)
+    assert train.targets.dtype == torch.int64 and train.targets.tolist() == [k // 3 for k in range(30)]
     assert train.masks is None
-    expected = [pixel_value(label, index) for label in range(3) for index in range(3)]
+    expected = [pixel_value(label, index) for label in range(10) for index in range(3)]
     assert train.images[:, :, 5, 7].tolist() == [[value] * 3 for value in expected]
     assert bool((train.images == torch.tensor(expected, dtype=torch.uint8)[:, None, None, None]).all())
 
@@ -114,39 +118,38 @@ def test_tree_load_orders_classes_and_images(tmp_path: Path) -> None:
     assert float(floats[1, 0, 0, 0]) == pytest.approx(pixel_value(0, 0) / 255.0)
 
     test = data.load("cifar10", "test", root=tmp_path / "data", progress=False)
-    assert int(test.images[0, 0, 0, 0]) == pixel_value(0, 0) + 100
+    assert int(test.images[0, 0, 0, 0]) == pixel_value(0, 0) + 50
 
 
 def test_root_may_be_the_tree_itself_for_grey_mnist(tmp_path: Path) -> None:
-    build_tree(tmp_path / "digits", ["1", "0"], per_class=2, mode="L", size=28, splits=("test",))
+    build_tree(tmp_path / "digits", DIGITS[::-1], per_class=2, mode="L", size=28, splits=("test",))
 
     test = data.load("mnist", "test", root=tmp_path / "digits", progress=False)
 
-    assert test.classes == ["0", "1"]
-    assert test.images.shape == (4, 1, 28, 28)
-    expected = [100 + pixel_value(label, index) for label in range(2) for index in range(2)]
+    assert test.classes == DIGITS
+    assert test.images.shape == (20, 1, 28, 28)
+    expected = [50 + pixel_value(label, index) for label in range(10) for index in range(2)]
     assert test.images[:, 0, 0, 0].tolist() == expected
 
 
 def test_jpeg_tree_named_cifar10_is_read(tmp_path: Path) -> None:
-    build_tree(tmp_path / "cifar10", ["dog", "cat"], per_class=2, suffix=".jpg", splits=("train",))
+    build_tree(tmp_path / "cifar10", CIFAR10, per_class=2, suffix=".jpg", splits=("train",))
 
     train = data.load("cifar10", root=tmp_path, progress=False)
 
-    assert train.classes == ["cat", "dog"]
-    expected = torch.tensor([pixel_value(label, index) for label in range(2) for index in range(2)])
+    assert train.classes == CIFAR10
+    expected = torch.tensor([pixel_value(label, index) for label in range(10) for index in range(2)])
     assert (train.images.float().mean(dim=(1, 2, 3)) - expected).abs().max() <= 2  # JPEG is lossy
 
 
 def test_archive_matches_tree_and_is_verified(tmp_path: Path) -> None:
-    classes = ["ship", "bird", "frog"]
-    build_tree(tmp_path / "src" / "cifar10-jpg", classes, per_class=2)
+    build_tree(tmp_path / "src" / "cifar10-jpg", CIFAR10, per_class=1)
     build_archive(tmp_path / "src", "cifar10-jpg", tmp_path / "shared" / "cifar10-jpg.tar.gz")
 
     from_archive = data.load("cifar10", "test", root=tmp_path / "shared", progress=False)
     from_tree = data.load("cifar10", "test", root=tmp_path / "src", progress=False)
 
-    assert from_archive.classes == from_tree.classes == ["bird", "frog", "ship"]
+    assert from_archive.classes == from_tree.classes == CIFAR10
     assert torch.equal(from_archive.images, from_tree.images)
     assert torch.equal(from_archive.targets, from_tree.targets)
 
@@ -170,53 +173,53 @@ def count_decodes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 def test_decoded_cache_is_reused_until_the_source_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    build_tree(tmp_path / "src" / "mnist-png", ["0", "1"], per_class=3, mode="L", size=28)
+    build_tree(tmp_path / "src" / "mnist-png", DIGITS, per_class=1, mode="L", size=28)
     build_archive(tmp_path / "src", "mnist-png", tmp_path / "shared" / "mnist-png.tar.gz")
     calls = count_decodes(monkeypatch)
 
     first = data.load("mnist", "train", root=tmp_path / "shared", progress=False)
     second = data.load("mnist", "train", root=tmp_path / "shared", progress=False)
-    assert calls == [6]
-    assert torch.equal(first.images, second.images) and second.classes == ["0", "1"]
+    assert calls == [10]
+    assert torch.equal(first.images, second.images) and second.classes == DIGITS
     cached = list((tmp_path / "cache" / "data" / "decoded").glob("mnist-train-*.npz"))
     assert len(cached) == 1
 
     data.load("mnist", "test", root=tmp_path / "shared", progress=False)
-    assert calls == [6, 6]  # another split is another entry
+    assert calls == [10, 10]  # another split is another entry
 
     tree = tmp_path / "src" / "mnist-png"
     data.load("mnist", "train", root=tmp_path / "src", progress=False)
     data.load("mnist", "train", root=tmp_path / "src", progress=False)
     Image.new("L", (28, 28), 7).save(tree / "train" / "1" / "9999.png")
     changed = data.load("mnist", "train", root=tmp_path / "src", progress=False)
-    assert calls == [6, 6, 6, 7]
-    assert len(changed) == 7 and int(changed.images[-1, 0, 0, 0]) == 7
+    assert calls == [10, 10, 10, 11]
+    assert len(changed) == 11 and int(changed.images[2, 0, 0, 0]) == 7  # 1/9999.png
 
 
 def test_env_var_names_the_data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    build_tree(tmp_path / "mnist", ["3"], per_class=1, mode="L", size=28, splits=("train",))
+    build_tree(tmp_path / "mnist", DIGITS, per_class=1, mode="L", size=28, splits=("train",))
     monkeypatch.setenv("SIGNSEG_DATA", str(tmp_path))
 
     train = data.load("mnist", progress=False)
 
-    assert train.classes == ["3"] and int(train.images[0, 0, 0, 0]) == pixel_value(0, 0)
+    assert train.classes == DIGITS and int(train.images[3, 0, 0, 0]) == pixel_value(3, 0)
 
 
 def test_limit_is_seeded_balanced_and_ordered(tmp_path: Path) -> None:
-    build_tree(tmp_path / "cifar10", ["a", "b", "c"], per_class=4, splits=("train",))
+    build_tree(tmp_path / "cifar10", CIFAR10, per_class=3, splits=("train",))
     full = data.load("cifar10", root=tmp_path, progress=False)
 
-    picked = data.load("cifar10", root=tmp_path, limit=6, seed=3, progress=False)
-    again = data.load("cifar10", root=tmp_path, limit=6, seed=3, progress=False)
+    picked = data.load("cifar10", root=tmp_path, limit=20, seed=3, progress=False)
+    again = data.load("cifar10", root=tmp_path, limit=20, seed=3, progress=False)
 
     assert torch.equal(picked.images, again.images)
-    assert torch.bincount(picked.targets).tolist() == [2, 2, 2]
-    indices = balanced_indices(full.targets, 6, seed=3)
+    assert torch.bincount(picked.targets).tolist() == [2] * 10
+    indices = balanced_indices(full.targets, 20, seed=3)
     assert bool((indices[1:] > indices[:-1]).all())
     assert torch.equal(picked.images, full.images[indices])
-    subsets = {tuple(balanced_indices(full.targets, 6, seed=seed).tolist()) for seed in range(8)}
+    subsets = {tuple(balanced_indices(full.targets, 20, seed=seed).tolist()) for seed in range(8)}
     assert len(subsets) > 1
-    assert len(data.load("cifar10", root=tmp_path, limit=100, progress=False)) == 12
+    assert len(data.load("cifar10", root=tmp_path, limit=100, progress=False)) == 30
     with pytest.raises(InvalidInputError, match="limit"):
         data.load("cifar10", root=tmp_path, limit=0, progress=False)
 

@@ -54,10 +54,15 @@ def evaluations_to_target(optimizer, objective, target: float, max_generations: 
 # --------------------------------------------------------------------------- constants
 
 
-def test_default_population_sizes() -> None:
-    assert default_popsize(4096) == 28
-    assert default_popsize(256) == 20
-    assert default_popsize(DIM) == 10
+def test_default_population_sizes_are_wang_and_ponces() -> None:
+    # CholeskyCMAES (ActMax-Optimizer-Dev core/Optimizers.py): int(4 + floor(3 * log2(N)))
+    assert default_popsize(4096) == 40  # 4 + 3 * 12
+    assert default_popsize(256) == 28  # 4 + 3 * 8
+    assert default_popsize(DIM) == 13  # 4 + floor(9.966)
+    assert [default_popsize(n) for n in range(2, 3000)] == [
+        int(4 + np.floor(3 * np.log2(n))) for n in range(2, 3000)]
+    with pytest.raises(InvalidInputError, match="dim"):
+        default_popsize(0)
 
 
 def test_constants_agree_with_pycma() -> None:
@@ -71,6 +76,23 @@ def test_constants_agree_with_pycma() -> None:
     sep = CMAParameters.default(DIM, 10, "sep")
     assert sep.c1 == pytest.approx(ours.c1 * (DIM + 2) / 3)
     assert sep.cmu == pytest.approx(ours.cmu * (DIM + 2) / 3)
+    # Ros & Hansen's separable rates, not pycma's CMA_diagonal ones (parameters docstring)
+    es_sep = cma.CMAEvolutionStrategy(np.ones(DIM), 1.0, pycma_options(1, 10, "sep"))
+    n, mueff = DIM, sep.mueff
+    assert es_sep.sp.c1_sep == pytest.approx(1 / (n + 2 * n**0.5 + mueff / n), rel=1e-12)
+    assert es_sep.sp.cmu_sep == pytest.approx(
+        (mueff + 1 / mueff - 1.75) / (n + 4 * n**0.5 + mueff / 2), rel=1e-12)
+    assert es_sep.sp.cc_sep == pytest.approx(
+        (1 + 1 / n + mueff / n) / (n**0.5 + 1 / n + 2 * mueff / n), rel=1e-12)
+    # at the DeePSiM code's 4096-d with 40 candidates (the numbers the docstring quotes)
+    deepsim = CMAParameters.default(4096, 40, "sep")
+    n, mueff = 4096, deepsim.mueff
+    assert (deepsim.c1, deepsim.cmu, deepsim.cc) == pytest.approx((1.63e-4, 1.53e-3, 9.76e-4),
+                                                                  rel=0.01)
+    pycma_rates = (1 / (n + 2 * n**0.5 + mueff / n),
+                   (mueff + 1 / mueff - 1.75) / (n + 4 * n**0.5 + mueff / 2),
+                   (1 + 1 / n + mueff / n) / (n**0.5 + 1 / n + 2 * mueff / n))
+    assert pycma_rates == pytest.approx((2.37e-4, 2.21e-3, 1.57e-2), rel=0.01)
     assert ours.step_size == "csa"
     high = CMAParameters.default(500, 22, "sep")
     es_high = cma.CMAEvolutionStrategy(np.ones(500), 1.0, pycma_options(1, 22, "sep"))
@@ -231,15 +253,15 @@ def test_separable_variant_handles_4096_dimensions() -> None:
 
     x0 = torch.zeros(2, 4096)
     optimizer = LockstepCMA(x0, 0.1, seed=0)
-    assert optimizer.popsize == 28
+    assert optimizer.popsize == 40
     per_run = sum(t[0].nbytes for t in optimizer.state_tensors().values())
     assert per_run == 6 * 4096 * 4 + 4  # mean, paths, diagonal, best point, mean shift; sigma
-    assert per_run - 4 + 2 * 28 * 4096 * 4 == LockstepCMA.memory_bytes(4096)
+    assert per_run - 4 + 2 * 40 * 4096 * 4 == LockstepCMA.memory_bytes(4096)
     start = quadratic(x0)[0].item()  # 9 * 4096
     history = []
     for _ in range(10):
         candidates = optimizer.ask()
-        optimizer.tell(candidates, quadratic(candidates.reshape(-1, 4096)).reshape(2, 28))
+        optimizer.tell(candidates, quadratic(candidates.reshape(-1, 4096)).reshape(2, 40))
         history.append(optimizer.best_f)
     assert (history[0] < start).all()
     assert (history[-1] < history[0]).all()
@@ -248,11 +270,12 @@ def test_separable_variant_handles_4096_dimensions() -> None:
 
 
 def test_memory_formula() -> None:
-    assert LockstepCMA.memory_bytes(4096) == 1_015_808  # TPA (auto from 300-d on)
-    assert LockstepCMA.memory_bytes(4096, step_size="csa") == 999_424
-    assert LockstepCMA.memory_bytes(256) == 46_080
-    assert LockstepCMA.memory_bytes(256, variant="full") == 570_368
-    assert LockstepCMA.memory_bytes(4096, variant="full") == 135_233_536
+    # 4 bytes * (5 d + t d + 2 d^2 [full] + 2 lam d), lam = 40 at 4096-d, 28 at 256-d
+    assert LockstepCMA.memory_bytes(4096) == 4 * (6 * 4096 + 2 * 40 * 4096) == 1_409_024  # TPA
+    assert LockstepCMA.memory_bytes(4096, step_size="csa") == 1_392_640
+    assert LockstepCMA.memory_bytes(256) == 4 * (5 * 256 + 2 * 28 * 256) == 62_464
+    assert LockstepCMA.memory_bytes(256, variant="full") == 586_752
+    assert LockstepCMA.memory_bytes(4096, variant="full") == 135_626_752
     full = LockstepCMA(torch.zeros(1, 16), 1.0, variant="full")
     state = sum(t.nbytes for t in full.state_tensors().values()) - 4  # sigma not counted
     assert state + 2 * full.popsize * 16 * 4 == LockstepCMA.memory_bytes(16, variant="full")

@@ -34,8 +34,10 @@ TINY_BIGGAN_CONFIG = {
 
 @pytest.fixture
 def hub_checkpoints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty torch hub checkpoints folder inside a temporary TORCH_HOME."""
+    """An empty torch hub checkpoints folder inside a temporary TORCH_HOME; random-weight
+    stand-ins are saved under the published names, so verification is off."""
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setenv("SIGNSEG_VERIFY_CHECKPOINTS", "0")
     folder = Path(torch.hub.get_dir()) / "checkpoints"
     assert folder == tmp_path / "hub" / "checkpoints"
     folder.mkdir(parents=True)
@@ -308,6 +310,26 @@ def test_deepsim_init_codes_are_seeded_standard_normal(random_deepsim: deepsim.D
     assert torch.equal(codes, random_deepsim.init_codes(8, seed=11))
     assert codes.std().item() == pytest.approx(1.0, abs=0.02)
     assert codes.norm(dim=1).mean().item() == pytest.approx(64.0, rel=0.03)
+
+
+def test_deepsim_init_codes_are_near_the_origin_on_the_scale_of_the_search(
+    random_deepsim: deepsim.DeePSiMFc6,
+) -> None:
+    # the paper's "small norm vectors close to the origin": CMA-ES's first population lies
+    # sigma0 * sqrt(4096) = 192 from its start, so starting at norm 64 instead of at zero
+    # changes the candidates' norms by 5% (sqrt(64^2 + 192^2) = 202)
+    from signseg.evolve import LockstepCMA
+
+    sigma0 = random_deepsim.default_sigma
+    starts = {"random": random_deepsim.init_codes(4, seed=0), "zero": torch.zeros(4, 4096)}
+    norms = {}
+    for name, x0 in starts.items():
+        population = LockstepCMA(x0, sigma0, seed=1).ask()
+        assert population.shape == (4, 40, 4096)
+        norms[name] = population.norm(dim=-1).mean().item()
+    assert norms["zero"] == pytest.approx(sigma0 * 64, rel=0.01)
+    assert norms["random"] == pytest.approx((64**2 + (sigma0 * 64) ** 2) ** 0.5, rel=0.01)
+    assert norms["random"] / norms["zero"] < 1.06
 
 
 # --------------------------------------------------------------------------- BigGAN

@@ -28,6 +28,7 @@ def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """No network checks from ultralytics; an empty torch hub cache."""
     monkeypatch.setenv("YOLO_OFFLINE", "1")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setenv("SIGNSEG_VERIFY_CHECKPOINTS", "0")  # random-weight stand-ins
     return tmp_path
 
 

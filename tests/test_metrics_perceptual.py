@@ -33,6 +33,7 @@ def torch_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def metric(torch_home: Path) -> PerceptualSimilarity:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TORCH_HOME", str(torch_home))
+        patch.setenv("SIGNSEG_VERIFY_CHECKPOINTS", "0")  # a random-weight stand-in
         return PerceptualSimilarity(net="alex", download=False)
 
 
@@ -103,6 +104,7 @@ def test_a_checkpoint_of_the_wrong_network_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setenv("SIGNSEG_VERIFY_CHECKPOINTS", "0")  # past the digest, to the key check
     folder = tmp_path / "hub" / "checkpoints"
     folder.mkdir(parents=True)
     torch.save({"fc.weight": torch.zeros(2, 2)}, folder / "alexnet-owt-7be5be79.pth")

@@ -110,9 +110,10 @@ def test_similarity_table_embeds_the_control_once_per_embedder() -> None:
 
 
 def test_zoo_models_are_read_out_at_features_or_logits() -> None:
+    crops = []
     zoo_model = SimpleNamespace(
-        features=lambda x: x.flatten(1),
-        logits=lambda x: torch.cat([x.flatten(1), torch.ones(x.shape[0], 1)], dim=1),
+        features=lambda x, crop=True: crops.append(crop) or x.flatten(1),
+        logits=lambda x, crop=True: torch.cat([x.flatten(1), torch.ones(x.shape[0], 1)], dim=1),
         entry=SimpleNamespace(name="toy_net"),
         model=torch.nn.Identity(),
     )
@@ -127,6 +128,11 @@ def test_zoo_models_are_read_out_at_features_or_logits() -> None:
     assert mean_pairwise(cosine_matrix(logits[:1], logits[1:])) == pytest.approx(0.5)
     with pytest.raises(InvalidInputError, match="readout"):
         ZooEmbedder(zoo_model, readout="conv1")
+    # natural images by default; generated images (preferred images) are not centre-cropped
+    assert set(crops) == {True}
+    as_embedder(zoo_model, crop=False).embed(images)
+    similarity_table(images, {"x": images}, [zoo_model], progress=False, crop=False)
+    assert crops[-3:] == [False, False, False]
 
 
 def test_embedders_run_in_batches_without_gradients() -> None:

@@ -10,11 +10,10 @@ def test_bundled_profiles_and_parameters():
     assert profiles.names() == ["ci", "paper", "quick"]
     params = profiles.parameters("ci", "01_dale_index")
     assert params["profile"] == "ci"
-    assert "procedural" in params["train"]
-    assert all(name.startswith("procedural_") for name in params["models"])
+    assert {"procedural", "tiny-imagenet"} <= set(params["train"])
+    assert all(name.startswith("tinyimagenet_") for name in params["models"])
     for pair in params["bn_pairs"]:
         assert pair[1] == pair[0] + "_bn" and set(pair) <= set(params["models"])
-    assert params["dynamics_model"] in params["models"]
 
 
 def test_every_profile_names_known_models():

@@ -49,7 +49,7 @@ def test_execute_injects_profile_and_hides_parameter_cells(tmp_path):
     injected = [c for c in code if "injected-parameters" in c.metadata.tags]
     assert len(injected) == 1 and "remove-cell" in injected[0].metadata.tags
     assert "remove-cell" in next(c for c in code if "parameters" in c.metadata.tags).metadata.tags
-    assert code[-1].outputs[0]["text"].strip() == "profile is ci ['procedural']"
+    assert code[-1].outputs[0]["text"].strip() == "profile is ci ['procedural', 'tiny-imagenet']"
     assert notebook.metadata.signseg["profile"] == "ci"
 
     again = runner.execute("00_introduction", "ci", root=root)
@@ -81,3 +81,25 @@ def test_unknown_notebook(tmp_path):
     root = _project(tmp_path, "")
     with pytest.raises(UnknownNameError, match="no notebook 'nope'"):
         runner.execute("nope", "ci", root=root)
+
+
+def test_out_dir_keeps_runs_with_overrides_away_from_the_book_pages(tmp_path):
+    (tmp_path / "project").mkdir()
+    root = _project(tmp_path / "project", '\n```{code-cell} ipython3\nprint(train["procedural"]["data"])\n```\n')
+    book_page = runner.execute("00_introduction", "ci", root=root).path
+    before = book_page.read_bytes()
+    out = tmp_path / "dry-run"
+    overrides = {"train.procedural.data": {"n": 7}}
+    result = runner.execute("00_introduction", "ci", root=root, overrides=overrides, out_dir=out)
+    assert result.path == out / "00_introduction.ipynb" and not result.cached
+    notebook = nbformat.read(result.path, as_version=4)
+    assert notebook.cells[-1].outputs[0]["text"].strip() == "{'n': 7}"
+    assert book_page.read_bytes() == before
+    assert runner.execute("00_introduction", "ci", root=root, overrides=overrides, out_dir=out).cached
+    source = root / "notebooks" / "00_introduction.md"
+    source.write_text(source.read_text() + '\n```{code-cell} ipython3\nraise ValueError("x")\n```\n')
+    with pytest.raises(NotebookExecutionError):
+        runner.execute("00_introduction", "ci", root=root, overrides=overrides, out_dir=out)
+    assert (out / "failed" / "00_introduction.ipynb").is_file()
+    assert not (root / "_build" / "failed" / "00_introduction.ipynb").exists()
+    assert book_page.read_bytes() == before

@@ -29,7 +29,7 @@ PAPER_TABLES = Path(__file__).resolve().parents[1] / "signseg" / "reference" / "
 def test_registry_lists_every_model_once():
     expected_project = [
         f"{dataset}_{arch}{suffix}"
-        for dataset in ("procedural", "cifar10", "mnist")
+        for dataset in ("procedural", "cifar10", "mnist", "tinyimagenet")
         for arch in PROJECT_ARCHS
         for suffix in ("", "_tanh")
     ]
@@ -229,6 +229,7 @@ def _published_path(name: str) -> Path:
 
 def test_pretrained_resnet18_loads_from_the_hub_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setenv("SIGNSEG_VERIFY_CHECKPOINTS", "0")  # a random-weight stand-in
     saved = zoo.build("resnet18", seed=7).state_dict()
     path = _published_path("resnet18")
     assert path.parent == tmp_path / "hub" / "checkpoints"
@@ -243,6 +244,7 @@ def test_pretrained_resnet18_loads_from_the_hub_cache(tmp_path, monkeypatch):
 
 def test_pretrained_densenet_remaps_old_style_keys(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setenv("SIGNSEG_VERIFY_CHECKPOINTS", "0")  # a random-weight stand-in
     saved = zoo.build("densenet121", seed=3).state_dict()
     # the published densenet checkpoints predate torchvision's key names: norm.1, conv.2, ...
     old_style = {}

@@ -24,16 +24,18 @@ import hashlib
 import io
 import os
 import tarfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Iterable, Iterator
 
 import numpy as np
 from PIL import Image
-from tqdm.auto import tqdm
+from ..progress import tqdm
 
 from ..cache import atomic_path, cache_dir, config_hash
-from ..errors import DataNotFoundError, InvalidInputError
+from ..errors import DamagedFileError, DataNotFoundError, InvalidInputError
+from ..files import check_nonempty, damaged, load_npz, warn_recomputing
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -116,8 +118,12 @@ def read_split(
     key = config_hash({"format": _CACHE_FORMAT, "source": source_key, "split": split, "mode": mode, "size": size})
     cached = cache_dir("data", "decoded") / f"{label}-{split}-{key}.npz"
     if cached.is_file():
-        return _load_cached(cached)
-    decoded = _assemble(_decode_all(items, mode, f"decoding {label} {split}", progress), mode, size, source, split)
+        try:
+            return _load_cached(cached)
+        except DamagedFileError as error:  # our own cache: decode again and overwrite it
+            warn_recomputing(error, "decodes the images again")
+    where = f"{source}:{split}" if source.is_file() else str(source / split)  # names a bad image
+    decoded = _assemble(_decode_all(items, mode, f"decoding {label} {split}", progress, where), mode, size, source, split)
     _save_cached(cached, decoded)
     return decoded
 
@@ -190,7 +196,23 @@ def _read_files(files: list[tuple[str, str, Path]]) -> Iterator[tuple[str, str, 
 
 
 def _archive_items(archive: Path, split: str) -> Iterator[tuple[str, str, bytes]]:
-    """``(class, file name, encoded bytes)`` of every ``.../<split>/<class>/<image>`` member."""
+    """``(class, file name, encoded bytes)`` of every ``.../<split>/<class>/<image>`` member.
+
+    Raises
+    ------
+    DamagedFileError
+        The archive is empty, truncated or not a tar archive (names the archive).
+    """
+    fix = "The copy is damaged or incomplete; copy the archive again."
+    check_nonempty(archive, fix)
+    try:
+        yield from _archive_members(archive, split)
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+        raise damaged(archive, f"cannot be read as a .tar.gz archive ({type(exc).__name__}: {exc})",
+                      fix) from exc
+
+
+def _archive_members(archive: Path, split: str) -> Iterator[tuple[str, str, bytes]]:
     with tarfile.open(archive, "r:*") as tar:
         for member in tar:
             parts = PurePosixPath(member.name).parts
@@ -207,26 +229,39 @@ def _archive_items(archive: Path, split: str) -> Iterator[tuple[str, str, bytes]
 
 
 def decode_images(
-    items: Iterable[tuple[str, str, bytes]], mode: str, description: str, progress: bool
+    items: Iterable[tuple[str, str, bytes]], mode: str, description: str, progress: bool,
+    where: str = "",
 ) -> list[np.ndarray]:
     """Decode ``(class, file name, encoded bytes)`` items to ``uint8`` arrays, in order.
 
     Each array is ``[H, W]`` (mode ``"L"``) or ``[H, W, C]``; every image is converted to
     ``mode`` first (grey images become RGB by repeating the channel).
+
+    Raises
+    ------
+    DamagedFileError
+        An image cannot be decoded; names it as ``<where>/<class>/<file>`` (``where`` is the
+        split folder, or ``<archive>:<split>``).
     """
     decoded = []
-    for _, _, data in tqdm(items, desc=description, unit="img", disable=not progress):
-        with Image.open(io.BytesIO(data)) as image:
-            decoded.append(np.asarray(image.convert(mode)))
+    for class_name, file_name, data in tqdm(items, desc=description, unit="img", disable=not progress):
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                decoded.append(np.asarray(image.convert(mode)))
+        except (OSError, ValueError, SyntaxError) as exc:  # UnidentifiedImageError is an OSError
+            raise damaged(f"{where}/{class_name}/{file_name}", f"is not a readable image ({type(exc).__name__}: {exc})",
+                          "It is empty, truncated or not an image: replace it with a good copy "
+                          "(or copy the data set again).") from exc
     return decoded
 
 
 def _decode_all(
-    items: Iterable[tuple[str, str, bytes]], mode: str, description: str, progress: bool
+    items: Iterable[tuple[str, str, bytes]], mode: str, description: str, progress: bool,
+    where: str = "",
 ) -> list[tuple[str, str, np.ndarray]]:
     """Decode every item, keeping its class and file name beside the array."""
     items = list(items)
-    arrays = decode_images(items, mode, description, progress)
+    arrays = decode_images(items, mode, description, progress, where)
     return [(class_name, file_name, array) for (class_name, file_name, _), array in zip(items, arrays)]
 
 
@@ -260,10 +295,17 @@ def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
         np.savez(handle, **arrays)
 
 
-def load_arrays(path: Path) -> dict[str, np.ndarray]:
-    """Read every array of an ``.npz`` written by :func:`save_arrays`."""
-    with np.load(path, allow_pickle=False) as data:
-        return {key: data[key] for key in data.files}
+def load_arrays(path: Path, entries: Iterable[str] = ()) -> dict[str, np.ndarray]:
+    """Read every array of an ``.npz`` written by :func:`save_arrays`.
+
+    Raises
+    ------
+    DamagedFileError
+        The file is truncated, not an ``.npz`` or lacks one of ``entries`` (the caller
+        decodes the images again).
+    """
+    return load_npz(path, "a decoded-images cache", "Delete it; signseg decodes the images again.",
+                    entries=entries)
 
 
 def _save_cached(path: Path, decoded: DecodedSplit) -> None:
@@ -272,6 +314,15 @@ def _save_cached(path: Path, decoded: DecodedSplit) -> None:
 
 
 def _load_cached(path: Path) -> DecodedSplit:
-    """Read a :class:`DecodedSplit` written by :func:`_save_cached`."""
-    arrays = load_arrays(path)
-    return DecodedSplit(arrays["images"], arrays["targets"], tuple(str(name) for name in arrays["classes"]))
+    """Read a :class:`DecodedSplit` written by :func:`_save_cached`.
+
+    Raises
+    ------
+    DamagedFileError
+        The file is truncated, not an ``.npz`` or lacks an array (the caller recomputes it).
+    """
+    data = load_arrays(path, entries=("images", "targets", "classes"))
+    if len(data["images"]) != len(data["targets"]):
+        raise damaged(path, "holds different numbers of images and labels",
+                      "Delete it; signseg decodes the images again.")
+    return DecodedSplit(data["images"], data["targets"], tuple(str(name) for name in data["classes"]))

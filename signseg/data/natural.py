@@ -35,7 +35,7 @@ from ..errors import DataNotFoundError
 from .dataset import ImageDataset
 from .imagefolder import read_split
 
-__all__ = ["NaturalSpec", "SPECS", "DATA_ENV", "load_natural", "find_local_source"]
+__all__ = ["NaturalSpec", "SPECS", "DATA_ENV", "load_natural", "find_local_source", "check_classes"]
 
 DATA_ENV = "SIGNSEG_DATA"
 """Environment variable naming the folder with local data copies."""
@@ -127,10 +127,13 @@ def load_natural(
     DataNotFoundError
         No local copy, and torchvision could neither find nor download the data.
     """
-    folder = _local_folder(root)
+    folder = _local_folder(root, spec)
     source = find_local_source(folder, spec, split) if folder is not None else None
+    if source is None and folder is not None:
+        _check_no_partial_tree(folder, spec, split)
     if source is not None:
         decoded = read_split(source, split, mode=spec.mode, size=spec.size, label=spec.name, progress=progress)
+        check_classes(decoded.classes, spec, source, split)
         return ImageDataset(
             spec.name,
             split,
@@ -160,12 +163,67 @@ def find_local_source(folder: Path, spec: NaturalSpec, split: str) -> Path | Non
     return None
 
 
-def _local_folder(root: str | os.PathLike[str] | None) -> Path | None:
-    """``root``, else ``$SIGNSEG_DATA``, as a path; ``None`` when neither is given."""
+def check_classes(found: tuple[str, ...], spec: NaturalSpec, source: Path, split: str) -> None:
+    """Raise unless the class folders ``found`` are exactly ``spec.classes``.
+
+    A missing class folder would otherwise shift every later label by one (labels index the
+    sorted folder names), silently.
+
+    Raises
+    ------
+    DataNotFoundError
+        A class is missing or an unknown class folder is present; the message names both.
+    """
+    if tuple(found) == tuple(spec.classes):
+        return
+    missing = [name for name in spec.classes if name not in found]
+    extra = [name for name in found if name not in spec.classes]
+    problems = []
+    if missing:
+        problems.append(f"lacks the class folders {missing}")
+    if extra:
+        problems.append(f"has unknown class folders {extra}")
+    raise DataNotFoundError(
+        f"the {spec.title} {split} split in {str(source)!r} {' and '.join(problems)}; "
+        f"{spec.title} has the {len(spec.classes)} classes {list(spec.classes)}. Labels index "
+        "this list, so a partial copy would mislabel images: copy the data set again (or "
+        "point root= / $SIGNSEG_DATA at the complete copy)."
+    )
+
+
+def _local_folder(root: str | os.PathLike[str] | None, spec: NaturalSpec) -> Path | None:
+    """``root``, else ``$SIGNSEG_DATA``, as a path; ``None`` when neither is given.
+
+    Raises
+    ------
+    DataNotFoundError
+        The path names a file (e.g. the archive itself) instead of the folder holding it.
+    """
+    given = f"root={str(root)!r}" if root is not None else f"${DATA_ENV}={os.environ.get(DATA_ENV)!r}"
     if root is not None:
-        return Path(root).expanduser()
-    env = os.environ.get(DATA_ENV)
-    return Path(env).expanduser() if env else None
+        folder = Path(root).expanduser()
+    else:
+        env = os.environ.get(DATA_ENV)
+        folder = Path(env).expanduser() if env else None
+    if folder is not None and folder.is_file():
+        raise DataNotFoundError(
+            f"{given} names a file, but it must name the folder that holds the archive "
+            f"{spec.archive!r} or an ImageFolder tree; use {str(folder.parent)!r} instead."
+        )
+    return folder
+
+
+def _check_no_partial_tree(folder: Path, spec: NaturalSpec, split: str) -> None:
+    """Raise if ``folder`` holds a tree of ``spec`` that lacks ``split`` (and no archive)."""
+    for tree in [folder / name for name in spec.tree_names] + [folder]:
+        present = [s for s in ("train", "test") if (tree / s).is_dir()]
+        if present:
+            raise DataNotFoundError(
+                f"the {spec.title} ImageFolder tree {str(tree)!r} has the split folders "
+                f"{present} but no {split!r} folder (and {str(folder)!r} holds no archive "
+                f"{spec.archive!r}). Copy the {split} split to {str(tree / split)!r}, or put the "
+                "archive in the folder."
+            )
 
 
 def _load_torchvision(spec: NaturalSpec, split: str, download: bool) -> ImageDataset:
@@ -193,7 +251,8 @@ def _not_found_message(
         looked = f"no local folder was given (root=None and ${DATA_ENV} is not set)"
     else:
         given = "root=" if root is not None else f"${DATA_ENV}="
-        looked = f"the local folder {given}{str(folder)!r} holds neither the archive nor an ImageFolder tree"
+        state = "does not exist" if not folder.exists() else "holds neither the archive nor an ImageFolder tree"
+        looked = f"the local folder {given}{str(folder)!r} {state}"
     reason = "download=False" if not download else f"the download failed ({type(exc).__name__}: {exc})"
     layouts = " or ".join(f"'{name}/{{train,test}}/<class>/<image>'" for name in spec.tree_names)
     return (

@@ -51,6 +51,7 @@ import os
 import re
 import tarfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterator
@@ -59,7 +60,8 @@ import numpy as np
 import torch
 
 from ..cache import cache_dir, config_hash
-from ..errors import DataNotFoundError, InvalidInputError
+from ..errors import DamagedFileError, DataNotFoundError, InvalidInputError
+from ..files import damaged, warn_recomputing
 from .dataset import ImageDataset
 from .imagefolder import archive_sha256, decode_images, load_arrays, save_arrays
 
@@ -88,6 +90,7 @@ SPLITS = ("train", "val")
 IMAGE_SIZE = (64, 64)
 _CACHE_FORMAT = 1
 _NUMBER = re.compile(r"_(\d+)\.[A-Za-z]+$")
+_ARRAYS = ("images", "targets", "boxes", "wnids", "classes")
 
 
 @dataclass(frozen=True)
@@ -136,10 +139,12 @@ def load_tiny_imagenet(
     key = config_hash({"format": _CACHE_FORMAT, "source": _source_key(source), "split": split})
     cached = cache_dir("data", "decoded") / f"{NAME}-{split}-{key}.npz"
     if cached.is_file():
-        arrays = load_arrays(cached)
-    else:
-        arrays = _decode_split(_read_files(source, split), split, source, progress)
-        save_arrays(cached, arrays)
+        try:
+            return _dataset(load_arrays(cached, entries=_ARRAYS), split)
+        except DamagedFileError as error:  # our own cache: decode again and overwrite it
+            warn_recomputing(error, "decodes the images again")
+    arrays = _decode_split(_read_files(source, split), split, source, progress)
+    save_arrays(cached, arrays)
     return _dataset(arrays, split)
 
 
@@ -289,12 +294,16 @@ def _read_files(source: Path, split: str) -> _Files:
     """Collect every file the split needs from a tree, a zip or a tar archive."""
     texts: dict[str, str] = {}
     images: dict[str, bytes] = {}
-    for relative, read in _entries(source):
-        kind = _wanted(relative, split)
-        if kind == "text":
-            texts[relative] = read().decode("utf-8")
-        elif kind == "image":
-            images[relative] = read()
+    try:
+        for relative, read in _entries(source):
+            kind = _wanted(relative, split)
+            if kind == "text":
+                texts[relative] = read().decode("utf-8")
+            elif kind == "image":
+                images[relative] = read()
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, UnicodeDecodeError) as exc:
+        raise damaged(source, f"cannot be read ({type(exc).__name__}: {exc}); it is truncated or damaged",
+                      f"Copy it again (or download the official {ZIP_NAME} from {ZIP_URL}).") from exc
     return _Files(texts, images)
 
 
@@ -410,8 +419,8 @@ def _decode_split(files: _Files, split: str, source: Path, progress: bool) -> di
     """Parse the annotations and decode every image of the split into arrays."""
     wnids, names = _class_table(files, source)
     items = _labelled_images(files, split, wnids, source)
-    encoded = ((str(label), path, files.images[path]) for path, label, _ in items)
-    images = decode_images(encoded, "RGB", f"decoding {NAME} {split}", progress)
+    encoded = ((TREE, path, files.images[path]) for path, _, _ in items)
+    images = decode_images(encoded, "RGB", f"decoding {NAME} {split}", progress, where=str(source))
     for (path, _, _), image in zip(items, images):
         if image.shape[:2] != IMAGE_SIZE:
             raise InvalidInputError(

@@ -8,7 +8,9 @@ Choice of variant
 -----------------
 Lockstep runs must fit together on one device (11 units x 21 conditions x 20 runs is 4620
 runs in the paper's protocol), so the default is the **separable CMA-ES** (``variant="sep"``;
-Ros & Hansen 2008): diagonal covariance, learning rates ``c1, cmu`` times ``(dim + 2) / 3``,
+Ros & Hansen 2008): diagonal covariance, learning rates ``c1, cmu`` times ``(dim + 2) / 3``
+(Ros & Hansen's rule; pycma's ``CMA_diagonal`` rates differ, see
+:mod:`signseg.evolve.parameters`),
 O(dim) memory per run -- about 1 MiB per run at the
 DeePSiM fc6 code's 4096 dimensions (see :mod:`signseg.evolve.lockstep` for the formula).
 Wang & Ponce (2022) found that in 4096-d, within ~100 generations, covariance learning
@@ -25,7 +27,8 @@ TPA adapts it from the ranks of two candidates placed along the last mean shift 
 
 Defaults
 --------
-* population ``4 + floor(3 ln dim)``: 28 for 4096-d (as Wang & Ponce), 20 for 256-d;
+* population ``4 + floor(3 log2 dim)``, Wang & Ponce's ``CholeskyCMAES`` default: 40 for
+  DeePSiM's 4096-d code, 28 for BigGAN's 256-d code (:func:`default_popsize`);
 * ``variant="sep"``, ``step_size="auto"`` (TPA for DeePSiM's 4096-d, CSA for BigGAN's 256-d);
 * initial step size per generator, read from ``generator.default_sigma``: DeePSiM fc6 3.0,
   BigGAN 0.2 (paper A.1); the offline generators document theirs;

@@ -50,8 +50,16 @@ def run_seeds(seed: int | Sequence[int], runs: int) -> list[int]:
 
 
 def default_popsize(dim: int) -> int:
-    """Hansen's default population size ``4 + floor(3 ln dim)`` (28 for 4096, 20 for 256)."""
-    return 4 + int(math.floor(3 * math.log(dim)))
+    """Wang & Ponce's population size ``4 + floor(3 log2 dim)``: 40 for 4096, 28 for 256.
+
+    The paper's optimizer is Wang & Ponce's (2022) ``CholeskyCMAES``, which sets
+    ``lambda_ = int(4 + floor(3 * log2(N)))`` (``core/Optimizers.py`` of
+    https://github.com/Animadversio/ActMax-Optimizer-Dev; the evolution scripts call it with
+    ``population_size=None``). Hansen's default ``4 + floor(3 ln dim)`` would give 28 and 20.
+    """
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
+        raise InvalidInputError(f"dim must be a positive integer, got {dim!r}")
+    return 4 + int(math.floor(3 * math.log2(int(dim))))
 
 
 def check_start(

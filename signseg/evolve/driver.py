@@ -8,7 +8,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
+from ..progress import tqdm
 
 from ..errors import InvalidInputError
 from .lockstep import LockstepCMA
@@ -145,7 +145,7 @@ def minimize(
     iterations : int
         Generations per run (paper: 100).
     popsize : int, optional
-        Default ``4 + floor(3 ln dim)``.
+        Default ``4 + floor(3 log2 dim)`` (Wang & Ponce's; :func:`default_popsize`).
     variant : {"sep", "full"}
         Covariance model (see :class:`LockstepCMA`).
     step_size : {"auto", "csa", "tpa"}

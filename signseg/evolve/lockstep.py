@@ -12,11 +12,11 @@ Memory per run (``b`` bytes per element: 4 for float32; ``d`` = dim; ``lam`` = p
 * ``sep``:  ``b * (5 d + t d + 2 lam d)`` -- state (mean, two paths, diagonal covariance, best
   point; ``t = 1`` more vector, the last mean shift, with TPA step-size control, else 0) plus
   the population and its normalized steps during a generation.
-  d = 4096, lam = 28, TPA: 1,015,808 B (0.97 MiB); d = 256, lam = 20, CSA: 46,080 B (45 KiB).
+  d = 4096, lam = 40, TPA: 1,409,024 B (1.34 MiB); d = 256, lam = 28, CSA: 62,464 B (61 KiB).
 * ``full``: ``b * (5 d + t d + 2 d**2 + 2 lam d)`` -- the diagonal is replaced by the
   covariance ``C``, its eigenbasis ``B`` and the square roots ``D`` of its eigenvalues;
-  transient eigendecomposition workspace not counted. d = 256, lam = 20, CSA: 570,368 B
-  (0.54 MiB); d = 4096, lam = 28, TPA: 135,233,536 B (129 MiB), which is why ``sep`` is the
+  transient eigendecomposition workspace not counted. d = 256, lam = 28, CSA: 586,752 B
+  (0.56 MiB); d = 4096, lam = 40, TPA: 135,626,752 B (129 MiB), which is why ``sep`` is the
   default for 4096-d codes (Wang & Ponce's Cholesky-CMA-ES also keeps a d x d factor per run).
 
 :meth:`LockstepCMA.memory_bytes` evaluates the formula.
@@ -50,9 +50,10 @@ class LockstepCMA:
     sigma0 : float or Tensor [runs]
         Initial step size, shared or per run.
     popsize : int, optional
-        Candidates per run and generation; default ``4 + floor(3 ln dim)``.
+        Candidates per run and generation; default ``4 + floor(3 log2 dim)`` (Wang & Ponce).
     variant : {"sep", "full"}
-        ``"sep"``: separable CMA-ES (diagonal covariance, Ros & Hansen 2008 learning rates),
+        ``"sep"``: separable CMA-ES (diagonal covariance, Ros & Hansen 2008 learning rates,
+        not pycma's ``CMA_diagonal`` rates: see :mod:`signseg.evolve.parameters`),
         O(dim) memory and time per candidate -- the choice for 4096-d codes. ``"full"``: the
         full covariance with a lazily updated batched eigendecomposition -- for small dims.
     step_size : {"auto", "csa", "tpa"}

@@ -14,7 +14,7 @@ name                   code_dim     output_size    default_sigma  source
 into the torch hub cache), ``names()`` lists them, and ``render_for(preprocessing,
 generator, codes)`` renders codes straight to a classifier's input through its
 :class:`~signseg.preprocessing.Preprocessing` -- the one place images are resized and
-normalised.
+normalised; generated images are resized whole, never centre-cropped (``crop=False``).
 
 ``learned`` is the project's DeePSiM-style generator: it inverts a zoo model's hidden layer
 and is trained (and cached) by :mod:`signseg.prior_training`; its code dimension, step size
@@ -109,7 +109,9 @@ def render_for(
 ) -> torch.Tensor:
     """Render ``codes`` with ``generator`` and convert the images to a classifier's input.
 
-    Returns ``preprocessing(generator(codes))``: ``[n, channels, size, size]`` normalised
-    network input (resized, channel-converted and mean/std-normalised by ``preprocessing``).
+    Returns ``preprocessing(generator(codes), crop=False)``: ``[n, channels, size, size]``
+    normalised network input. The whole generated image is resized to the network's input
+    (never centre-cropped), as the Ponce lab's scorer does, so that every pixel can change
+    the score.
     """
-    return preprocessing(generator(codes))
+    return preprocessing(generator(codes), crop=False)

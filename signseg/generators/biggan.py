@@ -31,7 +31,6 @@ package's ``from_pretrained`` does).
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,7 @@ from torch import nn
 
 from ..optional import import_optional
 from ..errors import InvalidInputError, WeightsNotFoundError
+from ..files import load_json
 from ..hub import fetch_checkpoint, load_state_dict
 from .base import Generator, seeded_generator
 
@@ -177,7 +177,9 @@ def load_biggan_deep_256(
         ``pytorch-pretrained-biggan`` is not installed.
     """
     config_path, weights_path = _fetch_files(download=download, progress=progress)
-    model = build_biggan(json.loads(Path(config_path).read_text(encoding="utf-8")))
+    config = load_json(config_path, "the BigGAN-deep-256 configuration",
+                       f"Delete it and download it again from {CONFIG_URL}.")
+    model = build_biggan(config)
     result = model.load_state_dict(load_state_dict(weights_path), strict=False)
     if result.missing_keys:
         warnings.warn(

@@ -31,10 +31,21 @@ itself uses. The file is the state dict of the ``nn.Sequential`` (keys ``defc7.w
 ..., ``deconv0.bias``); like the port, keys are passed through ``.replace(".1.", ".")``
 before loading.
 
-Initial codes: standard normal vectors (norm about 64), as in Wang & Ponce's evolution
-scripts (``init_code = np.random.randn(1, 4096)`` in circuit_toolkit's
-``experiments/BigGAN_Evol_cmp_O2_cluster.py``); they are small next to the norms of
-evolved fc6 codes (their spherical optimizer works at norm 300).
+Initial codes (**choice**, kept after checking it against the paper): standard normal
+vectors, norm about 64. The paper (A.1) says only "small norm vectors ... close to the
+origin of the latent spaces". The Ponce lab's evolution scripts draw the fc6 start exactly
+so -- ``init_code = np.random.randn(1, 4096)`` in circuit_toolkit's
+``experiments/BigGAN_Evol_cmp_O2_cluster.py`` and in the weight-silencing evolution scripts
+built on https://github.com/Animadversio/Neuro-ActMax-GAN-comparison, passed to
+``CholeskyCMAES(space_dimen=4096, init_code=init_code, init_sigma=3)`` -- while
+``ExperimentEvolution`` in ActMax-Optimizer-Dev's ``core/insilico_exps.py`` starts at zeros.
+Both are "near the origin" on the scale of the search: CMA-ES samples the first
+population at distance ``sigma0 * sqrt(4096) = 192`` from the start, so a start of norm 64 is
+a third of one step away from the origin and the first candidates' norms are
+``sqrt(64**2 + 192**2) = 202`` instead of 192 from zero (5% apart; checked in
+``tests/test_generators.py``); evolved fc6 codes reach norms of several hundred (the lab's
+spherical optimizer works at norm 300). Random starts also make the restarts of a condition
+begin at different images, which a zero start would not.
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from scipy import stats
-from tqdm.auto import tqdm
+from ..progress import tqdm
 
 from ..errors import InvalidInputError
 from ._images import check_images

@@ -17,7 +17,9 @@ convention, norms clamped at ``1e-8``).
 An *embedder* is anything with ``embed(images01) -> Tensor [n, d]``, a plain callable with
 the same signature, or a :class:`signseg.zoo.ZooModel` (wrapped by :func:`as_embedder`).
 Images are float tensors ``[n, 3, H, W]`` in ``[0, 1]``; each embedder converts them to its
-own input (``Preprocessing``).
+own input (``Preprocessing``). Preferred images are *generated* images: compare them with
+``crop=False`` (a zoo model then resizes each image whole, as it scored it during the
+evolution, instead of centre-cropping it like a natural photograph).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any, Callable, Hashable, Literal, Mapping, Protocol, Sequence
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from ..progress import tqdm
 
 from ..errors import InvalidInputError
 from ._images import check_images
@@ -81,11 +83,15 @@ class ZooEmbedder:
         ``"features"`` (default, penultimate layer) or ``"logits"`` (pre-softmax outputs).
     batch_size:
         Images per forward pass.
+    crop:
+        ``True``: natural images, the model's evaluation transform (resize, centre crop);
+        ``False``: generated images, resized whole (``ZooModel.features(..., crop=False)``).
     """
 
     model: Any
     readout: Literal["features", "logits"] = "features"
     batch_size: int = 64
+    crop: bool = True
 
     def __post_init__(self) -> None:
         if self.readout not in ("features", "logits"):
@@ -101,7 +107,8 @@ class ZooEmbedder:
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         """Embed ``images`` with the chosen readout; returns ``[n, d]`` float64."""
-        return _embed_in_batches(getattr(self.model, self.readout), images, self.batch_size)
+        readout = getattr(self.model, self.readout)
+        return _embed_in_batches(lambda x: readout(x, crop=self.crop), images, self.batch_size)
 
 
 def _embed_in_batches(
@@ -118,17 +125,19 @@ def _embed_in_batches(
     return torch.cat(outputs)
 
 
-def as_embedder(obj: Any, readout: Literal["features", "logits"] = "features") -> Embedder:
+def as_embedder(
+    obj: Any, readout: Literal["features", "logits"] = "features", *, crop: bool = True
+) -> Embedder:
     """Return ``obj`` as an :class:`Embedder`.
 
     ``obj`` may already be one (has ``embed``), be a zoo model (has ``features`` and
-    ``logits``; wrapped in :class:`ZooEmbedder` with ``readout``), or be a plain callable
-    (wrapped in :class:`CallableEmbedder`).
+    ``logits``; wrapped in :class:`ZooEmbedder` with ``readout`` and ``crop``), or be a plain
+    callable (wrapped in :class:`CallableEmbedder`).
     """
     if isinstance(obj, Embedder):
         return obj
     if callable(getattr(obj, "features", None)) and callable(getattr(obj, "logits", None)):
-        return ZooEmbedder(obj, readout=readout)
+        return ZooEmbedder(obj, readout=readout, crop=crop)
     if callable(obj):
         return CallableEmbedder(obj)
     raise InvalidInputError(
@@ -145,7 +154,9 @@ def _name_of(obj: Any, index: int) -> str:
 
 
 def _named_ensemble(
-    embedders: Mapping[str, Any] | Sequence[Any] | Any, readout: Literal["features", "logits"]
+    embedders: Mapping[str, Any] | Sequence[Any] | Any,
+    readout: Literal["features", "logits"],
+    crop: bool = True,
 ) -> dict[str, Embedder]:
     """Normalise an ensemble (mapping name -> embedder, sequence, or a single one)."""
     if isinstance(embedders, Mapping):
@@ -161,7 +172,7 @@ def _named_ensemble(
         raise InvalidInputError(
             f"embedder names must be unique; got {names}. Pass a dict name -> embedder."
         )
-    return {name: as_embedder(e, readout=readout) for name, e in items}
+    return {name: as_embedder(e, readout=readout, crop=crop) for name, e in items}
 
 
 def cosine_matrix(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -235,6 +246,8 @@ def representational_similarity(
     embedders: Mapping[str, Any] | Sequence[Any] | Any,
     readout: Literal["features", "logits"] = "features",
     confidence: float = 0.95,
+    *,
+    crop: bool = True,
 ) -> EnsembleSimilarity:
     """Mean pairwise cosine similarity of control vs ablated images over a readout ensemble.
 
@@ -250,13 +263,16 @@ def representational_similarity(
         Layer used for zoo models (module docstring: penultimate ``"features"`` by default).
     confidence:
         Coverage of the interval over embedders.
+    crop:
+        How zoo models see the images: ``True`` natural images (resize and centre crop),
+        ``False`` generated images (resized whole).
 
     Returns
     -------
     EnsembleSimilarity
     """
     table = similarity_table(control, {"ablated": ablated}, embedders, readout=readout,
-                             progress=False)
+                             progress=False, crop=crop)
     similarity = table[table["condition"] == "ablated"].set_index("embedder")["similarity"]
     ceiling = table[table["condition"] == "ceiling"].set_index("embedder")["similarity"]
     mean, low, high = mean_ci(similarity.to_numpy(), confidence=confidence)
@@ -276,6 +292,8 @@ def similarity_table(
     readout: Literal["features", "logits"] = "features",
     ceiling_label: Hashable = "ceiling",
     progress: bool = True,
+    *,
+    crop: bool = True,
 ) -> pd.DataFrame:
     """Similarity of many ablation conditions to one control set, embedding the control once.
 
@@ -291,6 +309,8 @@ def similarity_table(
         Condition label of the control-vs-control rows.
     progress:
         Show a tqdm bar over embedders.
+    crop:
+        How zoo models see the images (see :func:`representational_similarity`).
 
     Returns
     -------
@@ -311,7 +331,7 @@ def similarity_table(
         )
     checked = {label: check_images(images, f"images of condition {label!r}")
                for label, images in conditions.items()}
-    ensemble = _named_ensemble(embedders, readout)
+    ensemble = _named_ensemble(embedders, readout, crop)
     rows = []
     for name, embedder in tqdm(ensemble.items(), desc="readout ensemble", disable=not progress):
         reference = embedder.embed(control)

@@ -42,9 +42,13 @@ def beside_paper(
 
     The paper's columns get the prefix ``paper_``; for every column present in both, a
     ``diff_<column>`` (computed - paper) is added. Rows of ``computed`` without a paper value
-    keep NaN there, so nothing is silently dropped.
+    keep NaN there, so nothing is silently dropped. ``on`` may name a column of ``computed``
+    other than ``model`` (such as ``paper_model``, a project model's ImageNet counterpart):
+    it is matched against the paper's ``model`` column.
     """
     paper = paper_table(number)
+    if on not in paper.columns and "model" in paper.columns:
+        paper = paper.rename(columns={"model": on})  # e.g. on="paper_model" for project models
     if columns is not None:
         paper = paper[[on, *columns]]
     shared = [c for c in paper.columns if c != on and c in computed.columns]

@@ -1,0 +1,182 @@
+"""Sentences the book states from measured numbers, never from expectations.
+
+Each function takes the tables the analyses return and writes the Markdown sentence that
+reports them, beside the paper's claim. The wording is decided by the confidence intervals
+(an effect is "established" only when its interval excludes zero, "opposite" when it
+excludes zero on the other side), so a build whose numbers differ from the paper's says so.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import pandas as pd
+
+__all__ = [
+    "interval",
+    "verdict",
+    "dale_change",
+    "accuracy_correlation",
+    "depth_trend",
+    "batchnorm",
+    "convergence",
+    "sign_similarity",
+    "object_share",
+    "occlusion",
+]
+
+
+def interval(value: float, low: float, high: float, digits: int = 3, signed: bool = False) -> str:
+    """``"0.123 [0.100, 0.150]"`` (with ``+`` signs when ``signed``)."""
+    form = f"{{:+.{digits}f}}" if signed else f"{{:.{digits}f}}"
+    return f"{form.format(value)} [{form.format(low)}, {form.format(high)}]"
+
+
+def verdict(low: float, high: float, as_paper: str, opposite: str, unclear: str) -> str:
+    """``as_paper`` if the interval ``[low, high]`` lies above 0, ``opposite`` if below, else ``unclear``."""
+    if low > 0:
+        return as_paper
+    if high < 0:
+        return opposite
+    return unclear
+
+
+def dale_change(readout: pd.DataFrame, paper: pd.DataFrame) -> str:
+    """How the output-layer index changed with training, beside the paper's Table 3."""
+    rose = int((readout["delta"] > 0).sum())
+    gap = (readout["untrained"] - readout["random_expectation"]).abs().max()
+    outputs = ", ".join(str(n) for n in sorted(readout["n_outgoing"].unique()))
+    return (
+        f"In this build the output-layer Dale index **rose with training in {rose} of {len(readout)} "
+        f"models** (mean change {readout['delta'].mean():+.4f}, range {readout['delta'].min():+.4f} "
+        f"to {readout['delta'].max():+.4f}; {outputs} outputs). The untrained values lie within "
+        f"{gap:.4f} of the analytic expectation for random signs. The paper's ImageNet models "
+        f"(Table 3, 1000 outputs) rose by {paper['delta'].min():+.4f} to {paper['delta'].max():+.4f} "
+        "from about 0.5126."
+    )
+
+
+def accuracy_correlation(correlations: pd.DataFrame, dataset: str) -> str:
+    """The Dale index vs top-1 correlation of one data set, with its CIs."""
+    rows = correlations[correlations["dataset"] == dataset].set_index("method")
+    if rows.empty:
+        return f"Too few {dataset} models for a correlation."
+    spearman, pearson = rows.loc["spearman"], rows.loc["pearson"]
+    sentence = (
+        f"Across the {int(spearman['n'])} {dataset} models, Spearman rho = "
+        f"{interval(spearman['r'], spearman['ci_low'], spearman['ci_high'], 2)} (p = {spearman['p']:.2g}) "
+        f"and Pearson r = {interval(pearson['r'], pearson['ci_low'], pearson['ci_high'], 2)} "
+        "(bootstrap 95% CIs over models). "
+    )
+    return sentence + verdict(
+        spearman["ci_low"], spearman["ci_high"],
+        "As in the paper, more accurate models have more sign-consistent output layers, and the "
+        "interval excludes zero.",
+        "Unlike the paper, more accurate models have *less* sign-consistent output layers here.",
+        "The paper's positive correlation is not established with this many models: the interval "
+        "includes zero.",
+    )
+
+
+def depth_trend(trends: pd.DataFrame) -> str:
+    """The output-layer index against depth within each family (Table 3's depth claim)."""
+    if trends.empty:
+        return "No family has models of two depths in this profile."
+    parts = []
+    for _, row in trends.iterrows():
+        bn = " with BN" if row["batch_norm"] else ""
+        steps = ", ".join(f"{d}: {v:.4f}" for d, v in zip(row["depths"], row["values"]))
+        trend = "rises" if row["rho"] > 0 else "falls" if row["rho"] < 0 else "is flat"
+        p = "" if pd.isna(row["p"]) else f", Spearman rho {row['rho']:+.2f}, p = {row['p']:.2g}"
+        parts.append(f"{row['family']}{bn} ({steps}) {trend} with depth{p}")
+    return ("Output-layer index by depth: " + "; ".join(parts) + ". In the paper (Table 3) it rises "
+            "from ResNet-18 (0.5905) to ResNet-50/152 (0.6004/0.6007) and from VGG-11 (0.5570) to "
+            "VGG-19 (0.5619).")
+
+
+def batchnorm(table: pd.DataFrame) -> str:
+    """Whether batch normalisation raised the output-layer index in every pair."""
+    pairs = table.pivot_table(index="pair", columns="batch_norm", values="output_dale")
+    raised = int((pairs[True] > pairs[False]).sum())
+    steps = "; ".join(f"{pair}: {row[False]:.4f} -> {row[True]:.4f}" for pair, row in pairs.iterrows())
+    return (f"Batch normalisation raised the output-layer index in {raised} of {len(pairs)} pairs "
+            f"({steps}); in the paper it raises it in all four VGG pairs (by 0.013 to 0.017).")
+
+
+def convergence(rho: Mapping[str, float], spread: pd.DataFrame) -> str:
+    """Fig. 25: convergence epoch vs Dale index, and the spread of the two halves."""
+    std = spread.set_index("group")["std"]
+    return (
+        f"The paper saw no correlation between convergence epoch and Dale index (-0.03) but a "
+        f"narrower spread for high-index channels. Here Spearman rho = "
+        f"{interval(rho['r'], rho['ci_low'], rho['ci_high'], 2)} over {int(rho['n'])} channels, and "
+        f"the standard deviation of convergence epochs is {std['high']:.2f} above the median Dale "
+        f"index vs {std['low']:.2f} below it: "
+        + ("narrower, as in the paper." if std["high"] < std["low"] else "not narrower, unlike the paper.")
+    )
+
+
+def sign_similarity(paired: Mapping[str, float], ceiling: float, alpha: float, what: str = "units") -> str:
+    """Similarity to the control after positive vs negative ablation at ``alpha``."""
+    return (
+        f"At α = {alpha:g} the similarity to the control is {paired['positive']:.3f} after positive "
+        f"and {paired['negative']:.3f} after negative ablation (control-vs-control ceiling "
+        f"{ceiling:.3f}); paired over {int(paired['n'])} {what}, negative minus positive is "
+        f"{interval(paired['difference'], paired['ci_low'], paired['ci_high'], 3, signed=True)} "
+        "(95% CI). "
+        + verdict(
+            paired["ci_low"], paired["ci_high"],
+            "As in the paper, removing positive weights changes the preferred images more, and the "
+            "interval excludes zero.",
+            "Here the opposite holds: negative ablation changes the preferred images more.",
+            "The paper's effect (positive ablation changes the images more) is not established by "
+            "this run: the interval includes zero.",
+        )
+    )
+
+
+def object_share(shares: pd.DataFrame, chance: float, alpha: float) -> str:
+    """The object's share of the remaining evidence after positive vs negative ablation."""
+
+    def at(sign: str, column: str = "mean") -> float:
+        rows = shares[(shares["sign"] == sign) & (shares["alpha"] == alpha)]
+        return float(rows[column].iloc[0])
+
+    intact = float(shares[shares["alpha"] == 0]["mean"].iloc[0])
+    positive = interval(at("positive"), at("positive", "ci_low"), at("positive", "ci_high"))
+    negative = interval(at("negative"), at("negative", "ci_low"), at("negative", "ci_high"))
+    sentence = (
+        f"With α = {alpha:g}, the object's share of the remaining evidence is {positive} after "
+        f"positive and {negative} after negative ablation (intact {intact:.3f}; the objects cover "
+        f"{chance:.3f} of the images). "
+    )
+    if at("positive", "ci_high") < at("negative", "ci_low"):
+        return sentence + ("Removing the positive weights takes evidence off the object, as the paper "
+                           "proposes, and the intervals do not overlap.")
+    if at("negative", "ci_high") < at("positive", "ci_low"):
+        return sentence + ("The opposite of the paper's proposal, with intervals that do not overlap: "
+                           "removing the negative weights takes more of the evidence off the object.")
+    return sentence + ("The intervals overlap: positive weights do not carry more of the object "
+                       "evidence than negative ones in this model.")
+
+
+def occlusion(effects: pd.DataFrame, alpha: float) -> str:
+    """How much the true-class logit depends on the object vs the background, per sign."""
+    rows = effects.set_index(["sign", "alpha"])
+
+    def value(sign: str, a: float, column: str) -> float:
+        return float(rows.loc[(sign or str(effects["sign"].iloc[0]), a), column])
+
+    parts = []
+    for sign in ("positive", "negative"):
+        parts.append(
+            f"after {sign} ablation occluding the object costs "
+            f"{interval(value(sign, alpha, 'object_drop'), value(sign, alpha, 'object_low'), value(sign, alpha, 'object_high'), 2)} "
+            f"and occluding the background "
+            f"{interval(value(sign, alpha, 'background_drop'), value(sign, alpha, 'background_low'), value(sign, alpha, 'background_high'), 2)}"
+        )
+    return (
+        f"Intact, occluding the object lowers the true-class logit by {value('', 0.0, 'object_drop'):.2f} "
+        f"and occluding the background by {value('', 0.0, 'background_drop'):.2f}; at α = {alpha:g}, "
+        + "; ".join(parts) + " (logit units, 95% CIs over images)."
+    )
