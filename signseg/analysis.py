@@ -51,13 +51,16 @@ def condition_images(vis: Visualization) -> dict[Condition, torch.Tensor]:
     return grouped
 
 
-def best_frames(vis: Visualization, signs: Sequence[str]) -> dict[Condition, np.ndarray]:
+def best_frames(
+    vis: Visualization, signs: Sequence[str], generator: str | None = None
+) -> dict[Condition, np.ndarray]:
     """The image a figure shows for each condition: the best run's, as ``[H, W, 3]`` uint8.
 
     The control (``alpha = 0``) is listed under every sign in ``signs``, so each sign's row
-    of a figure starts with it. Statistics never use only these: they use every run.
+    of a figure starts with it; ``generator`` restricts the runs to one generator's.
+    Statistics never use only these: they use every run.
     """
-    best = vis.best_per_condition()
+    best = vis.best_per_condition(generator)
     frames: dict[Condition, np.ndarray] = {}
     for (_, row), image in zip(best.iterrows(), vis.images(best)):
         for sign in (signs if row["sign"] == "control" else [row["sign"]]):

@@ -21,6 +21,7 @@ __all__ = [
     "preferred_images",
     "condition_curves",
     "accuracy_by_variant",
+    "image_rows",
     "spectrum_ratios",
 ]
 
@@ -226,6 +227,26 @@ def condition_curves(
     ax.set_xlabel("ablation strength α")
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def image_rows(rows: Mapping[str, "np.ndarray | object"], size: float = 1.1, columns: int = 12) -> plt.Figure:
+    """Rows of images with a label each (reconstructions, samples): ``label -> [n, 3, H, W]``
+    tensors in ``[0, 1]`` (or ``[n, H, W, 3]`` uint8 arrays); the first ``columns`` of each."""
+    fig, axes = plt.subplots(len(rows), columns, squeeze=False,
+                             figsize=(size * columns, (size + 0.05) * len(rows)))
+    for i, (label, images) in enumerate(rows.items()):
+        array = np.asarray(images)
+        if array.ndim == 4 and array.shape[1] in (1, 3) and array.shape[-1] not in (1, 3):
+            array = array.transpose(0, 2, 3, 1)
+        for j in range(columns):
+            ax = axes[i, j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j < len(array):
+                ax.imshow(np.clip(array[j], 0, 255 if array.dtype == np.uint8 else 1), interpolation="nearest")
+        axes[i, 0].set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
     fig.tight_layout()
     return fig
 

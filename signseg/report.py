@@ -23,6 +23,7 @@ __all__ = [
     "sign_similarity",
     "object_share",
     "occlusion",
+    "naturalness",
 ]
 
 
@@ -180,3 +181,21 @@ def occlusion(effects: pd.DataFrame, alpha: float) -> str:
         f"and occluding the background by {value('', 0.0, 'background_drop'):.2f}; at α = {alpha:g}, "
         + "; ".join(parts) + " (logit units, 95% CIs over images)."
     )
+
+
+def naturalness(table: pd.DataFrame, floor: str = "real (held out)") -> str:
+    """Which generator's samples are closest to natural images, by slope and Frechet distance."""
+    rows = table.set_index("set")
+    reference = rows.loc["reference", "slope"]
+    generators = [name for name in rows.index if name not in ("reference", floor)]
+    if not generators:
+        return "No generator to compare."
+    parts = [f"{name}: slope {rows.loc[name, 'slope']:.2f}, Fréchet distance {rows.loc[name, 'frechet']:.1f}"
+             for name in generators]
+    closest = min(generators, key=lambda name: rows.loc[name, "frechet"])
+    flattest = min(generators, key=lambda name: rows.loc[name, "slope_gap"])
+    agree = ("by both measures" if closest == flattest else
+             f"by the Fréchet distance ({flattest} has the slope closer to the data's)")
+    return (f"Real images have a spectral slope of {reference:.2f}; held-out real images lie at a "
+            f"Fréchet distance of {rows.loc[floor, 'frechet']:.1f} (the floor). " + "; ".join(parts)
+            + f". The samples closest to natural images are {closest}'s, {agree}.")

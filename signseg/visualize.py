@@ -161,10 +161,16 @@ class Visualization:
         """Best activation of each generation, ``[n, iterations]``."""
         return self.store.arrays("trajectory", rows)
 
-    def best_per_condition(self) -> pd.DataFrame:
-        """For each (unit, sign, alpha) the run with the highest activation over generators
-        and restarts (the image a figure shows; statistics use every run)."""
+    def best_per_condition(self, generator: str | None = None) -> pd.DataFrame:
+        """For each (unit, sign, alpha) the run with the highest activation over restarts and
+        generators (only ``generator``'s runs when given): the image a figure shows;
+        statistics use every run."""
         table = self.table()
+        if generator is not None:
+            if generator not in set(table["generator"]):
+                raise InvalidInputError(
+                    f"no run used the generator {generator!r}; these did: {sorted(set(table['generator']))}")
+            table = table[table["generator"] == generator]
         best = table.loc[table.groupby(["unit", "sign", "alpha"])["best_activation"].idxmax()]
         return best.reset_index(drop=True)
 

@@ -48,6 +48,8 @@ OVERRIDES = {
         "box_test": {"images": 20},
         "segregation_images": 50,
         "explorer_units": 1,
+        "figure_units": 1,
+        "naturalness_images": 4,
     },
 }
 

@@ -57,7 +57,7 @@ Object vs background (:mod:`~signseg.metrics.segregation`)
 from __future__ import annotations
 
 from .activation import activation_summary
-from .naturalness import frechet_distance, naturalness_table, spectral_slope
+from .naturalness import compare_generators, frechet_distance, naturalness_table, spectral_slope
 from .objectness import load_detector, objectness, objectness_available
 from .perceptual import PerceptualSimilarity
 from .segregation import (
@@ -96,6 +96,7 @@ __all__ = [
     "spectral_slope",
     "frechet_distance",
     "naturalness_table",
+    "compare_generators",
     "activation_summary",
     "object_share",
     "canonical_mask",

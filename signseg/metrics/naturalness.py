@@ -32,7 +32,7 @@ from .similarity import as_embedder
 from .spectra import radial_power_spectrum
 from .stats import mean_ci
 
-__all__ = ["spectral_slope", "frechet_distance", "naturalness_table"]
+__all__ = ["spectral_slope", "frechet_distance", "naturalness_table", "compare_generators"]
 
 
 def spectral_slope(
@@ -169,3 +169,43 @@ def naturalness_table(
                      "slope_ci_low": float(low), "slope_ci_high": float(high),
                      "slope_gap": abs(float(mean) - reference_slope), "frechet": frechet})
     return pd.DataFrame(rows)
+
+
+def compare_generators(
+    generators: Mapping[str, Any],
+    real_images01: torch.Tensor,
+    embedder: Any,
+    n: int = 1000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """:func:`naturalness_table` of several generators' samples against real images.
+
+    The real images are split in two halves: the first is the reference, the second a
+    held-out real set (``"real (held out)"``) whose distance is the finite-sample floor.
+    Every generator contributes ``n`` samples, ``generator(generator.sample_codes(n, seed))``
+    (the distribution CMA-ES starts from), resized to the real images' size.
+
+    Parameters
+    ----------
+    generators:
+        Name -> :class:`~signseg.generators.Generator`.
+    real_images01:
+        At least ``2 n`` real images ``[m, 3, H, W]`` in ``[0, 1]``.
+    embedder, seed:
+        As in :func:`naturalness_table`; ``seed`` of the samples.
+    """
+    if real_images01.shape[0] < 2 * n:
+        raise InvalidInputError(
+            f"compare_generators needs at least 2 n = {2 * n} real images (reference and held-out "
+            f"halves), got {real_images01.shape[0]}")
+    size = real_images01.shape[-2:]
+    sets = {}
+    for name, generator in generators.items():
+        with torch.no_grad():
+            images = generator(generator.sample_codes(n, seed)).float().cpu()
+        if images.shape[-2:] != size:
+            images = torch.nn.functional.interpolate(images, size=tuple(size), mode="bilinear",
+                                                     antialias=True, align_corners=False)
+        sets[name] = images.clamp(0, 1)
+    sets["real (held out)"] = real_images01[n : 2 * n]
+    return naturalness_table(sets, real_images01[:n], embedder)
