@@ -79,7 +79,7 @@ def load_model(name: str, weights: str) -> zoo.ZooModel:
     if weights == "untrained":
         return zoo.load(name, pretrained=False)
     try:
-        return zoo.load(name, pretrained=True, train_if_missing=False, download=False,
+        return zoo.load(name, pretrained=True, download=False,
                         progress=False)
     except FileNotFoundError:
         if weights == "trained":

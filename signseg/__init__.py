@@ -2,11 +2,17 @@
 
 Submodules (import the one you need; heavy dependencies load lazily):
 
-* :mod:`signseg.data` — CIFAR-10, MNIST and the embedded procedural set.
-* :mod:`signseg.zoo`, :mod:`signseg.train` — named models and deterministic training.
+* :mod:`signseg.data` — Tiny ImageNet-200 (with object boxes), CIFAR-10, MNIST and the
+  embedded procedural set.
+* :mod:`signseg.zoo` — named models, loaded (never trained); :mod:`signseg.runs` — training
+  configurations and finished runs on disk; :mod:`signseg.train` — deterministic training
+  (``train.load`` trains a missing project model, then loads it).
+* :mod:`signseg.comparisons`, :mod:`signseg.report` — Section 1's cross-model tables and the
+  sentences the book decides from confidence intervals.
 * :mod:`signseg.dale`, :mod:`signseg.dynamics` — the Dale index and weight dynamics.
 * :mod:`signseg.ablation` — sign ablation by cumulative magnitude.
-* :mod:`signseg.generators`, :mod:`signseg.evolve` — gradient-free feature visualization.
+* :mod:`signseg.generators`, :mod:`signseg.evolve` — gradient-free feature visualization;
+  :mod:`signseg.prior_training` — the learned (DeePSiM-style) image prior.
 * :mod:`signseg.metrics` — similarity, LPIPS, objectness, spectra, statistics.
 * :mod:`signseg.profiles`, :mod:`signseg.runner`, :mod:`signseg.book` — the book.
 """

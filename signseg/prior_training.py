@@ -58,9 +58,8 @@ from typing import Any, Callable, Mapping
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
-from . import zoo
+from . import train, zoo
 from .cache import atomic_torch_save, atomic_write_text, cache_dir, config_hash, tensors_digest
 from .errors import InvalidInputError, WeightsNotFoundError
 from .generators.learned import (
@@ -71,15 +70,13 @@ from .generators.learned import (
     fit_code_basis,
 )
 from .layers import check_layer, layer_outputs
+from .progress import tqdm
+from .runs import SCHEDULES, checkpoint_path, checkpoint_state_dict, config_from_dict
 from .train import (
-    SCHEDULES,
-    _checkpoint_path,
     _epoch_generator,
     _resume,
     _save_checkpoint,
     _to_unit,
-    checkpoint_state_dict,
-    config_from_dict,
     lr_factor,
 )
 
@@ -111,7 +108,7 @@ class PriorConfig:
     ----------
     encoder:
         Zoo name of the encoder (e.g. ``"tinyimagenet_alexnet"``), loaded with
-        :func:`signseg.zoo.load` (trained first if it is not cached).
+        :func:`signseg.train.load` (trained first if it is not cached).
     encoder_config:
         The encoder's training configuration (a profile's ``train[dataset]`` section);
         ``None``: :class:`signseg.train.TrainConfig` defaults.
@@ -367,8 +364,8 @@ class _Data:
 
 
 def _load_encoder(config: PriorConfig, download: bool, progress: bool) -> zoo.ZooModel:
-    return zoo.load(config.encoder, seed=config.encoder_seed, train_config=config.encoder_config,
-                    download=download, progress=progress)
+    return train.load(config.encoder, config.encoder_config, seed=config.encoder_seed,
+                      download=download, progress=progress)
 
 
 def _encoder_digest(encoder: zoo.ZooModel) -> str:
@@ -399,7 +396,7 @@ def load_prior_result(config: PriorConfig, encoder: zoo.ZooModel) -> PriorResult
     meta_path = directory / _META
     if not meta_path.is_file():
         return None
-    checkpoints = [_checkpoint_path(directory, epoch) for epoch in range(config.epochs + 1)]
+    checkpoints = [checkpoint_path(directory, epoch) for epoch in range(config.epochs + 1)]
     missing = [path.name for path in [*checkpoints, directory / _STATS] if not path.is_file()]
     if missing:
         raise InvalidInputError(

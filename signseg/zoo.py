@@ -28,19 +28,17 @@ import difflib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping
 
 import pandas as pd
 import torch
 from torch import nn
 
-from . import architectures
+from . import architectures, runs
 from .errors import InvalidInputError, UnknownNameError, WeightsNotFoundError
 from .preprocessing import Preprocessing
 from .validation import as_unit_images
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .train import TrainConfig
 
 __all__ = [
     "ZooEntry",
@@ -61,8 +59,8 @@ PROJECT_DATASETS = ("procedural", "cifar10", "mnist", "tiny-imagenet")
 DATASETS = ("imagenet", *PROJECT_DATASETS)
 
 #: Default ``width`` (base channels) of the project networks per data set, used when no
-#: training configuration sets one.
-DEFAULT_WIDTH: dict[str, int] = {"procedural": 8, "cifar10": 16, "mnist": 8, "tiny-imagenet": 16}
+#: training configuration sets one (defined with the training configuration, in :mod:`signseg.runs`).
+DEFAULT_WIDTH = runs.DEFAULT_WIDTH
 
 _CIFAR10_CLASSES = (
     "airplane", "automobile", "bird", "cat", "deer",
@@ -246,9 +244,7 @@ class ZooModel:
                 f"{self.name} has no training checkpoints; only pretrained project models "
                 "(source 'project') carry per-epoch checkpoints"
             )
-        from .train import checkpoint_state_dict
-
-        return [checkpoint_state_dict(path) for path in self.checkpoints]
+        return [runs.checkpoint_state_dict(path) for path in self.checkpoints]
 
     def _forward(
         self, images01: torch.Tensor, batch_size: int, crop: bool = True
@@ -522,12 +518,11 @@ def load(
     *,
     seed: int = 0,
     epoch: int | None = None,
-    train_config: "TrainConfig | Mapping[str, Any] | None" = None,
-    train_if_missing: bool = True,
+    train_config: "runs.TrainConfig | Mapping[str, Any] | None" = None,
     download: bool = True,
     progress: bool = True,
 ) -> ZooModel:
-    """Load a zoo model, in eval mode on the CPU.
+    """Load a zoo model, in eval mode on the CPU. Never trains: see :func:`signseg.train.load`.
 
     Parameters
     ----------
@@ -546,27 +541,26 @@ def load(
     train_config:
         Project models only: a :class:`signseg.train.TrainConfig` or a dictionary of its fields
         (a profile's ``train[dataset]`` section). Default: ``TrainConfig()``.
-    train_if_missing:
-        Project models only: train now when the weights are not cached (else raise).
     download:
         torchvision models only: download missing weights into the torch hub cache.
     progress:
-        Show download / training progress bars.
+        Show download progress bars.
 
     Raises
     ------
     UnknownNameError
         ``name`` is not in the zoo.
     WeightsNotFoundError
-        The weights are not cached and cannot be downloaded (torchvision) or trained
-        (project, ``train_if_missing=False``).
+        The weights are not cached and cannot be downloaded (torchvision), or the project
+        model has not been trained with this configuration (the message says how to train it:
+        :func:`signseg.train.load` trains and loads, showing progress).
     InvalidInputError
         ``epoch`` or ``train_config`` given for a torchvision model, or ``epoch`` out of range.
     """
     entry = info(name)
     if entry.source == "torchvision":
         return _load_torchvision(entry, pretrained, seed, epoch, train_config, download, progress)
-    return _load_project(entry, pretrained, seed, epoch, train_config, train_if_missing, progress)
+    return _load_project(entry, pretrained, seed, epoch, train_config)
 
 
 def _load_torchvision(
@@ -605,29 +599,23 @@ def _load_project(
     pretrained: bool,
     seed: int,
     epoch: int | None,
-    train_config: "TrainConfig | Mapping[str, Any] | None",
-    train_if_missing: bool,
-    progress: bool,
+    train_config: "runs.TrainConfig | Mapping[str, Any] | None",
 ) -> ZooModel:
-    from . import train as training
-
-    config = training.resolve_config(entry.name, train_config, seed=seed)
+    config = runs.resolve(train_config, entry.dataset, seed=seed)
     if not pretrained:
         if epoch is not None:
             raise InvalidInputError("epoch only applies to pretrained=True (trained checkpoints)")
         model = build(entry.name, seed=seed, width=config.width)
         return ZooModel(entry.name, entry, model.eval(), False, None, dataset_classes(entry.dataset))
 
-    result = training.load_result(entry.name, config)
+    result = runs.finished_run(entry.name, config)
     if result is None:
-        if not train_if_missing:
-            raise WeightsNotFoundError(
-                f"{entry.name} has not been trained with this configuration (cache folder "
-                f"{str(training.result_dir(entry.name, config))!r} holds no finished run). Train "
-                f"it with signseg.train.train({entry.name!r}, config) or call "
-                f"signseg.zoo.load({entry.name!r}, train_if_missing=True)."
-            )
-        result = training.train(entry.name, config, progress=progress)
+        raise WeightsNotFoundError(
+            f"{entry.name} has not been trained with this configuration (cache folder "
+            f"{str(runs.run_dir(entry.name, config))!r} holds no finished run). Train and load it "
+            f"with signseg.train.load({entry.name!r}, config), which shows its progress "
+            f"(signseg.train.train({entry.name!r}, config) only trains)."
+        )
     last = len(result.checkpoints) - 1
     index = last if epoch is None else epoch
     if not 0 <= index <= last:
@@ -635,7 +623,7 @@ def _load_project(
             f"epoch must be between 0 (initialisation) and {last} for {entry.name}; got {epoch}"
         )
     model = build(entry.name, seed=seed, width=config.width)
-    model.load_state_dict(training.checkpoint_state_dict(result.checkpoints[index]))
+    model.load_state_dict(runs.checkpoint_state_dict(result.checkpoints[index]))
     return ZooModel(
         name=entry.name,
         entry=entry,

@@ -51,12 +51,13 @@ def test_book_pages_have_their_figures_and_captions(built_book):
 def test_ablation_page_has_its_figures_statements_and_a_static_explorer(built_book):
     _, _, html = built_book
     page = (html / "book" / "executed" / "02_ablation.html").read_text("utf-8")
-    for number in (1, 2, 3, 6, 7, 8, 9):
+    for number in (1, 2, 3, 4, 7, 8, 9, 10):
         assert f"Figure {number}." in page
+    assert "Table 1." in page and "The samples closest to natural images are" in page
     assert "Tiny ImageNet validation images with their boxes" in page  # the natural-image box test
     # metrics that need downloaded weights say they were skipped instead of showing numbers
     for metric in ("1 - LPIPS", "Objectness"):
-        assert f"{metric} was skipped" in page or f"Figure {4 if metric == '1 - LPIPS' else 5}." in page
+        assert f"{metric} was skipped" in page or f"Figure {5 if metric == '1 - LPIPS' else 6}." in page
     assert "paired over 4 units (network x unit)" in page
     assert "application/vnd.jupyter.widget-state+json" in page  # the explorer works without a kernel
     # every script, the widget JavaScript and MathJax included, is served by the book itself

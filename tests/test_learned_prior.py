@@ -32,14 +32,14 @@ def encoder_cache(tmp_path_factory: pytest.TempPathFactory) -> str:
     folder = str(tmp_path_factory.mktemp("encoder-cache"))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SIGNSEG_CACHE", folder)
-        zoo.load(ENCODER, train_config=ENCODER_CONFIG, progress=False)
+        train.load(ENCODER, ENCODER_CONFIG, progress=False)
     return folder
 
 
 @pytest.fixture
 def encoder(encoder_cache: str, monkeypatch: pytest.MonkeyPatch) -> zoo.ZooModel:
     monkeypatch.setenv("SIGNSEG_CACHE", encoder_cache)
-    return zoo.load(ENCODER, train_config=ENCODER_CONFIG, train_if_missing=False)
+    return zoo.load(ENCODER, train_config=ENCODER_CONFIG)
 
 
 def _states_equal(a: dict, b: dict) -> bool:

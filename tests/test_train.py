@@ -178,23 +178,40 @@ def test_interrupted_training_resumes_to_the_same_weights(tmp_path, monkeypatch)
     assert full.history.drop(columns="seconds").equals(resumed.history.drop(columns="seconds"))
 
 
-def test_zoo_loads_trained_project_models(cache):
-    with pytest.raises(WeightsNotFoundError, match="signseg.train.train"):
-        zoo.load(NAME, train_config=TINY, train_if_missing=False)
-    loaded = zoo.load(NAME, train_config=TINY, progress=False)
+def test_zoo_never_trains_and_train_load_trains_once_and_says_so(cache, capsys):
+    with pytest.raises(WeightsNotFoundError, match=r"signseg.train.load\('procedural_resnet8'"):
+        zoo.load(NAME, train_config=TINY)
+    assert train.load_result(NAME, TINY) is None  # zoo.load trained nothing
+    loaded = train.load(NAME, TINY, progress=False)
+    assert "signseg: training procedural_resnet8 (not in the cache; 2 epochs" in capsys.readouterr().out
     result = train.load_result(NAME, TINY)
     assert loaded.pretrained and loaded.checkpoints == result.checkpoints
     assert loaded.accuracy == pytest.approx(result.test_acc)
     assert loaded.history["epoch"].tolist() == [0, 1, 2]
     assert _states_equal(loaded.model.state_dict(), train.checkpoint_state_dict(result.checkpoints[-1]))
+    again = train.load(NAME, TINY, progress=False)  # cached: no message, same weights
+    assert capsys.readouterr().out == ""
+    assert _states_equal(again.model.state_dict(), loaded.model.state_dict())
     # epoch 0 of the trained model is the untrained model of the same seed
-    first = zoo.load(NAME, epoch=0, train_config=TINY, train_if_missing=False)
+    first = zoo.load(NAME, epoch=0, train_config=TINY)
     untrained = zoo.load(NAME, pretrained=False, train_config=TINY)
     assert _states_equal(first.model.state_dict(), untrained.model.state_dict())
     assert first.accuracy == pytest.approx(result.history["test_acc"][0])
     assert len(loaded.epoch_state_dicts()) == 3
     with pytest.raises(InvalidInputError, match="between 0"):
         zoo.load(NAME, epoch=3, train_config=TINY)
+    with pytest.raises(InvalidInputError, match="published weights"):
+        train.load("resnet18", {"epochs": 1})
+
+
+def test_zoo_and_runs_do_not_import_the_training_loop():
+    import subprocess
+    import sys
+
+    code = ("import sys, signseg.zoo, signseg.runs; "
+            "print('signseg.train' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def test_narrow_convolutions_keep_the_contiguous_layout():

@@ -356,7 +356,7 @@ def load_learned(
     encoder, layer:
         Shortcuts that replace ``config.encoder`` (a zoo name) and ``config.layer``.
     train_if_missing:
-        Train the prior (and, through :func:`signseg.zoo.load`, its encoder) when it is not
+        Train the prior (and, through :func:`signseg.train.load`, its encoder) when it is not
         cached; ``False`` raises :class:`~signseg.errors.WeightsNotFoundError` instead.
     download:
         Let the encoder's and the data set's loaders download what is missing.

@@ -102,25 +102,20 @@ def load_models(
     seed: int = 0,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Load zoo models by name, training project models with the profile's ``train`` section.
+    """Load zoo models by name, training missing project models with the profile's ``train``
+    section (:func:`signseg.train.load`: a message and a progress bar say so).
 
     ``train`` maps a data set (``cifar10``, ``mnist``, ``procedural``) to
     :class:`signseg.train.TrainConfig` fields; models of other data sets (torchvision) ignore it.
     Returns name -> :class:`signseg.zoo.ZooModel`, in the order given.
     """
+    from .. import train as training
     from .. import zoo
-    from ..train import TrainConfig
 
     train = train or {}
     models = {}
     for name in names:
         entry = zoo.info(name)
         config = train.get(entry.dataset) if entry.source == "project" else None
-        models[name] = zoo.load(
-            name,
-            pretrained=pretrained,
-            seed=seed,
-            train_config=TrainConfig.from_dict(config) if config is not None else None,
-            progress=progress,
-        )
+        models[name] = training.load(name, config, pretrained=pretrained, seed=seed, progress=progress)
     return models

@@ -1,0 +1,367 @@
+"""Training runs on disk: how a project model is trained (:class:`TrainConfig`) and where a
+finished run lives in the cache.
+
+This is what :mod:`signseg.zoo` needs to *load* trained weights and what :mod:`signseg.train`
+needs to *produce* them, kept apart from both so that neither imports the other's
+machinery: ``runs`` <- ``zoo`` <- ``train``.
+
+* :func:`resolve` fills in a configuration's data-set dependent defaults;
+* :func:`run_dir` is the cache folder of a (name, resolved configuration), keyed by a hash
+  of both and of :data:`TRAINING_VERSION` / :data:`signseg.architectures.ARCHITECTURE_VERSION`;
+* :func:`finished_run` is the finished run in that folder, or ``None``: damaged files are
+  named, removed and left for training to redo (see :mod:`signseg.train`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+import torch
+
+from .architectures import ARCHITECTURE_VERSION
+from .cache import cache_dir, config_hash
+from .errors import DamagedFileError, InvalidInputError
+from .files import load_json, load_torch, warn_recomputing
+
+__all__ = [
+    "TRAINING_VERSION",
+    "OPTIMIZERS",
+    "SCHEDULES",
+    "AUGMENTATIONS",
+    "DEFAULT_AUGMENT",
+    "DEFAULT_WIDTH",
+    "META",
+    "TrainConfig",
+    "TrainResult",
+    "config_from_dict",
+    "resolve",
+    "run_dir",
+    "checkpoint_path",
+    "read_checkpoint",
+    "checkpoint_state_dict",
+    "finished_run",
+]
+
+#: Bump when the training procedure changes results; part of every cache key.
+TRAINING_VERSION = 1
+
+#: Optimizers: SGD (with ``momentum`` / ``nesterov``) or AdamW (betas ``(momentum, 0.999)``).
+OPTIMIZERS = ("sgd", "adamw")
+
+#: Learning-rate schedules: linear warm-up, then linear / cosine decay to 0, or constant.
+SCHEDULES = ("onecycle", "cosine", "constant")
+
+#: Augmentations: random 4-px-padded crops and horizontal flips, flips only, or none.
+AUGMENTATIONS = ("crop_flip", "flip", "none")
+
+#: Augmentation of each data set when the configuration does not set one (digits are not
+#: flipped).
+DEFAULT_AUGMENT = {"procedural": "crop_flip", "cifar10": "crop_flip", "mnist": "none",
+                   "tiny-imagenet": "crop_flip"}
+#: Default ``width`` (base channels) of the project networks per data set, used when no
+#: training configuration sets one.
+DEFAULT_WIDTH: dict[str, int] = {"procedural": 8, "cifar10": 16, "mnist": 8, "tiny-imagenet": 16}
+
+#: The file that marks a finished run (history, accuracy, configuration).
+META = "meta.json"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How a project model is trained. Defaults suit the ``quick`` profile on CIFAR-10.
+
+    Attributes
+    ----------
+    epochs:
+        Passes over the training set (default 5).
+    batch_size:
+        Images per SGD step (128); the last incomplete batch of an epoch is dropped.
+    lr:
+        Peak learning rate (0.05), reached at the end of the warm-up.
+    momentum, nesterov:
+        SGD momentum (0.9) and Nesterov momentum (True).
+    weight_decay:
+        L2 penalty on every parameter (5e-4).
+    schedule:
+        ``"onecycle"`` (linear warm-up, linear decay to 0), ``"cosine"`` (linear warm-up,
+        cosine decay to 0) or ``"constant"`` (linear warm-up only).
+    warmup:
+        Fraction of all steps spent in the linear warm-up (0.2).
+    label_smoothing:
+        Cross-entropy label smoothing (0.1).
+    augment:
+        ``"crop_flip"`` (random crops of the 4-px zero-padded image and horizontal flips),
+        ``"flip"`` or ``"none"``; ``True`` / ``False`` mean ``"crop_flip"`` / ``"none"``.
+        ``None``: :data:`DEFAULT_AUGMENT` of the data set.
+    n_train:
+        Size of the random training subset (``None``: the whole training split).
+    n_test:
+        Size of the random test subset evaluated after every epoch (``None``: all of it).
+    width:
+        Base channel count of the network (``None``: :data:`signseg.zoo.DEFAULT_WIDTH`).
+    seed:
+        Initialisation, shuffling and augmentation seed.
+    data_seed:
+        Seed of the data subsets (kept apart from ``seed`` so that models trained with
+        different seeds see the same images).
+    data:
+        Extra options for :func:`signseg.data.load` (e.g. ``{"n": 3000, "p_agree": 0.8}`` for
+        the procedural set), used for both splits.
+    """
+
+    epochs: int = 5
+    batch_size: int = 128
+    lr: float = 0.05
+    optimizer: str = "sgd"
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    schedule: str = "onecycle"
+    warmup: float = 0.2
+    label_smoothing: float = 0.1
+    augment: str | bool | None = None
+    n_train: int | None = 20000
+    n_test: int | None = None
+    width: int | None = None
+    seed: int = 0
+    data_seed: int = 0
+    data: dict[str, Any] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.epochs < 1:
+            problems.append(f"epochs must be >= 1 (got {self.epochs})")
+        if self.batch_size < 1:
+            problems.append(f"batch_size must be >= 1 (got {self.batch_size})")
+        if not self.lr > 0:
+            problems.append(f"lr must be > 0 (got {self.lr})")
+        if not 0 <= self.momentum < 1:
+            problems.append(f"momentum must be in [0, 1) (got {self.momentum})")
+        if self.weight_decay < 0:
+            problems.append(f"weight_decay must be >= 0 (got {self.weight_decay})")
+        if isinstance(self.augment, bool):
+            object.__setattr__(self, "augment", "crop_flip" if self.augment else "none")
+        if self.augment is not None and self.augment not in AUGMENTATIONS:
+            problems.append(f"augment must be one of {AUGMENTATIONS} or None (got {self.augment!r})")
+        if self.optimizer not in OPTIMIZERS:
+            problems.append(f"optimizer must be one of {OPTIMIZERS} (got {self.optimizer!r})")
+        if self.schedule not in SCHEDULES:
+            problems.append(f"schedule must be one of {SCHEDULES} (got {self.schedule!r})")
+        if not 0 <= self.warmup < 1:
+            problems.append(f"warmup must be a fraction in [0, 1) (got {self.warmup})")
+        if not 0 <= self.label_smoothing < 1:
+            problems.append(f"label_smoothing must be in [0, 1) (got {self.label_smoothing})")
+        for key in ("n_train", "n_test", "width"):
+            value = getattr(self, key)
+            if value is not None and value < 1:
+                problems.append(f"{key} must be >= 1 or None (got {value})")
+        if not isinstance(self.data, Mapping):
+            problems.append(f"data must be a mapping of data set options (got {self.data!r})")
+        if problems:
+            raise InvalidInputError("invalid TrainConfig: " + "; ".join(problems))
+        object.__setattr__(self, "data", dict(self.data))
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any] | None) -> "TrainConfig":
+        """Build a configuration from a dictionary (e.g. a profile's YAML ``train`` section).
+
+        Raises
+        ------
+        InvalidInputError
+            A key is not a field of :class:`TrainConfig` (the message suggests the closest
+            field and lists them all) or a value is invalid.
+        """
+        return config_from_dict(cls, values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """All fields as a JSON-ready dictionary (the inverse of :meth:`from_dict`)."""
+        return dataclasses.asdict(self)
+
+
+def config_from_dict(cls: type, values: Mapping[str, Any] | None) -> Any:
+    """``cls(**values)`` for a configuration dataclass, rejecting unknown keys helpfully.
+
+    Raises
+    ------
+    InvalidInputError
+        A key is not a field of ``cls`` (the message suggests the closest field and lists
+        them all).
+    """
+    values = dict(values or {})
+    known = [f.name for f in dataclasses.fields(cls)]
+    unknown = [key for key in values if key not in known]
+    if unknown:
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise InvalidInputError(
+            f"unknown {cls.__name__} field(s) {', '.join(hints)}; valid fields: {known}"
+        )
+    return cls(**values)
+
+
+@dataclass
+class TrainResult:
+    """A finished training run.
+
+    Attributes
+    ----------
+    name:
+        The project zoo name.
+    config:
+        The resolved configuration (``width``, ``augment`` and ``seed`` filled in).
+    directory:
+        Its cache folder.
+    checkpoints:
+        ``epoch_000.pt`` (initialisation) ... ``epoch_E.pt``.
+    history:
+        One row per epoch 0..E: ``epoch``, ``train_loss``, ``train_acc``, ``test_acc`` (%),
+        ``seconds`` (training time of that epoch; epoch 0 has no training: NaN loss and acc).
+    test_acc:
+        Final test accuracy (%).
+    classes:
+        Class names of the output units.
+    cached:
+        Whether the run was found finished in the cache (no training happened).
+    """
+
+    name: str
+    config: TrainConfig
+    directory: Path
+    checkpoints: list[Path]
+    history: pd.DataFrame
+    test_acc: float
+    classes: list[str]
+    cached: bool = False
+
+
+# --------------------------------------------------------------------------- runs on disk
+
+
+def resolve(
+    config: TrainConfig | Mapping[str, Any] | None, dataset: str, *, seed: int | None = None
+) -> TrainConfig:
+    """Fill in the data-set dependent defaults of ``config`` for a model trained on ``dataset``.
+
+    Parameters
+    ----------
+    config:
+        A :class:`TrainConfig`, a dictionary of its fields, or ``None`` (all defaults).
+    dataset:
+        The project data set (``"tiny-imagenet"``, ``"cifar10"``, ...).
+    seed:
+        If given, replaces ``config.seed``.
+
+    Returns
+    -------
+    TrainConfig
+        With ``width`` (:data:`DEFAULT_WIDTH`) and ``augment`` (:data:`DEFAULT_AUGMENT`) set.
+    """
+    if not isinstance(config, TrainConfig):
+        config = TrainConfig.from_dict(config)
+    changes: dict[str, Any] = {}
+    if config.width is None:
+        changes["width"] = DEFAULT_WIDTH[dataset]
+    if config.augment is None:
+        changes["augment"] = DEFAULT_AUGMENT[dataset]
+    if seed is not None:
+        changes["seed"] = seed
+    return dataclasses.replace(config, **changes)
+
+
+def run_dir(name: str, config: TrainConfig) -> Path:
+    """The cache folder of ``name`` trained with the resolved ``config`` (created if missing)."""
+    key = config_hash(
+        {
+            "name": name,
+            "config": config.to_dict(),
+            "architecture_version": ARCHITECTURE_VERSION,
+            "training_version": TRAINING_VERSION,
+        }
+    )
+    return cache_dir("models", f"{name}-{key}")
+
+
+def checkpoint_path(directory: Path, epoch: int) -> Path:
+    """The checkpoint file of ``epoch`` (0: the initialisation) in a run folder."""
+    return directory / f"epoch_{epoch:03d}.pt"
+
+
+def _checkpoint_fix(path: str | Path) -> str:
+    return (f"Delete it (or its folder {str(Path(path).parent)!r}); signseg trains the missing "
+            "epochs again, from the last good checkpoint.")
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A training checkpoint; :class:`~signseg.errors.DamagedFileError` names a bad file."""
+    return load_torch(path, "a training checkpoint", _checkpoint_fix(path),
+                      entries=("epoch", "step", "model", "optimizer", "history"))
+
+
+def checkpoint_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """The model weights stored in a training checkpoint file.
+
+    Raises
+    ------
+    DamagedFileError
+        The file is empty, truncated or not a training checkpoint (the message names it).
+    """
+    return load_torch(path, "a training checkpoint", _checkpoint_fix(path), entries=("model",))["model"]
+
+
+def _discard_damaged(directory: Path, error: DamagedFileError, first_bad: int | None) -> None:
+    """Remove ``meta.json`` and the checkpoints from epoch ``first_bad`` on, so training resumes."""
+    warn_recomputing(error, "trains the affected epochs again")
+    (directory / META).unlink(missing_ok=True)
+    if first_bad is not None:
+        for path in directory.glob("epoch_*.pt"):
+            if int(path.stem.split("_")[1]) >= first_bad:
+                path.unlink(missing_ok=True)
+
+
+def finished_run(name: str, config: TrainConfig) -> TrainResult | None:
+    """The finished run of ``name`` with the resolved ``config``, or ``None`` if there is none.
+
+    A damaged ``meta.json`` or checkpoint (our own cache) is named in a warning and removed
+    from that epoch on, and ``None`` is returned, so that training redoes exactly what was lost.
+    """
+    directory = run_dir(name, config)
+    meta_path = directory / META
+    if not meta_path.is_file():
+        return None
+    try:
+        meta = load_json(meta_path, "a finished training run's record",
+                         "Delete it; signseg rewrites it after checking the checkpoints.",
+                         entries=("history", "test_acc", "classes"))
+    except DamagedFileError as error:  # our own cache: finish the run again from its checkpoints
+        _discard_damaged(directory, error, None)
+        return None
+    checkpoints = [checkpoint_path(directory, epoch) for epoch in range(config.epochs + 1)]
+    missing = [path.name for path in checkpoints if not path.is_file()]
+    if missing:
+        raise InvalidInputError(
+            f"the cached run in {str(directory)!r} is damaged: {missing} are missing. Delete "
+            "the folder to train again."
+        )
+    for epoch, path in enumerate(checkpoints):
+        try:
+            read_checkpoint(path)
+        except DamagedFileError as error:  # our own cache: retrain from the last good epoch
+            _discard_damaged(directory, error, epoch)
+            return None
+    return TrainResult(
+        name=name,
+        config=config,
+        directory=directory,
+        checkpoints=checkpoints,
+        history=pd.DataFrame(meta["history"]),
+        test_acc=float(meta["test_acc"]),
+        classes=list(meta["classes"]),
+        cached=True,
+    )
