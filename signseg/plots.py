@@ -64,7 +64,7 @@ def dale_trained_vs_untrained(table: pd.DataFrame, paper: pd.DataFrame | None = 
                    label="trained (paper, Table 3)")
     ax.set_yticks(y, order["model"])
     ax.set_xlabel("output-layer Dale index")
-    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=8, frameon=False)
     fig.tight_layout()
     return fig
 
