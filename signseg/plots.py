@@ -23,6 +23,9 @@ __all__ = [
     "accuracy_by_variant",
     "image_rows",
     "spectrum_ratios",
+    "regime_curves",
+    "preferred_by_unit",
+    "robustness_deltas",
 ]
 
 POSITIVE, NEGATIVE, NEUTRAL = "#c0392b", "#2471a3", "#7f8c8d"
@@ -289,3 +292,65 @@ def spectrum_ratios(table: pd.DataFrame) -> plt.Figure:
     axes[0, -1].legend(fontsize=7, frameon=False)
     fig.tight_layout()
     return fig
+
+
+def regime_curves(per_unit: pd.DataFrame, networks: list[str], size: float = 4.2) -> plt.Figure:
+    """Similarity to the control against alpha, one panel per network (Figs. 3, 18).
+
+    ``per_unit`` is :func:`signseg.regimes.similarity_per_unit`'s table; each panel shows the
+    mean over units with a 95% t interval per sign and the control-vs-control ceiling.
+    """
+    from .metrics.stats import summarize
+
+    fig, axes = plt.subplots(1, len(networks), figsize=(size * len(networks), 3.4), sharey=True,
+                             squeeze=False)
+    for ax, network in zip(axes[0], networks):
+        rows = per_unit[per_unit["network"] == network]
+        ablated = rows[rows["sign"].isin(["positive", "negative"])]
+        ceiling = float(rows.loc[rows["sign"] == "ceiling", "similarity"].mean())
+        condition_curves(summarize(ablated, "similarity", by=["sign", "alpha"], nested="unit"),
+                         "cosine similarity to control", ax=ax, reference=ceiling,
+                         reference_label="control vs control")
+        ax.set_title(network, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def robustness_deltas(delta: pd.DataFrame, epsilon: Mapping[str, float]) -> plt.Figure:
+    """Delta(cosine similarity) against the robustness radius, one line per alpha (Fig. 5).
+
+    ``delta`` is :func:`signseg.regimes.delta_to_ceiling`'s table; ``epsilon`` maps each
+    network to its L-inf radius. One panel per sign; mean over units with a 95% t interval.
+    """
+    from .metrics.stats import summarize
+
+    table = delta[delta["alpha"] > 0].assign(epsilon=delta["network"].map(lambda n: float(epsilon[n])))
+    summary = summarize(table, "delta", by=["sign", "alpha", "epsilon"], nested="unit")
+    signs = [s for s in ("positive", "negative") if s in set(summary["sign"])]
+    fig, axes = plt.subplots(1, len(signs), figsize=(5 * len(signs), 3.6), sharey=True, squeeze=False)
+    alphas = sorted(summary["alpha"].unique())
+    colors = plt.cm.viridis(np.linspace(0, 0.9, len(alphas)))
+    for ax, sign in zip(axes[0], signs):
+        for color, alpha in zip(colors, alphas):
+            line = summary[(summary["sign"] == sign) & (summary["alpha"] == alpha)].sort_values("epsilon")
+            ax.errorbar(line["epsilon"], line["mean"], yerr=[line["mean"] - line["ci_low"],
+                        line["ci_high"] - line["mean"]], color=color, marker="o", ms=3, capsize=2,
+                        label=f"α = {alpha:g}")
+        ax.axhline(0.0, color="k", lw=0.8)
+        ax.set_xlabel("robustness radius ε (L∞, /255)")
+        ax.set_title(f"{sign} ablated", fontsize=10, color=SIGN_COLORS.get(sign, "k"))
+    axes[0, 0].set_ylabel("Δ(cosine similarity) to control")
+    axes[0, -1].legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def preferred_by_unit(
+    frames: Mapping[tuple[int, str, float], np.ndarray], units: list[int],
+    labels: Mapping[int, str], title: str, size: float = 2.0,
+) -> list[plt.Figure]:
+    """One :func:`preferred_images` grid per unit from ``(unit, sign, alpha) -> image`` frames
+    (as :func:`signseg.analysis.best_frames` returns them), titled ``"<title>, unit u (label)"``."""
+    return [preferred_images({(s, a): image for (u, s, a), image in frames.items() if u == unit},
+                             title=f"{title}, unit {unit} ({labels[unit]})", size=size)
+            for unit in units]
