@@ -44,7 +44,7 @@ from ..errors import DataNotFoundError, InvalidInputError
 from ..files import damaged, load_json
 from .dataset import ImageDataset
 from .imagefolder import read_split
-from .remote import download_to, local_folder
+from .remote import cached_download, local_folder
 
 __all__ = [
     "NAME",
@@ -88,9 +88,7 @@ def _find_source(root: str | os.PathLike[str] | None, variant: str, download: bo
         if (folder / ARCHIVE_NAME).is_file():
             return folder / ARCHIVE_NAME
     cached = cache_dir("data", NAME) / ARCHIVE_NAME
-    if cached.is_file():
-        return cached
-    reason = download_to(ARCHIVE_URL, cached, progress) if download else "download=False"
+    reason = cached_download(ARCHIVE_URL, cached, download, progress)
     if reason is None:
         return cached
     where = ("no local folder was given (root=None and $SIGNSEG_DATA is not set)" if folder is None
@@ -162,9 +160,7 @@ def _mapping_file(root: str | os.PathLike[str] | None, download: bool, progress:
             if candidate.is_file():
                 return candidate
     cached = cache_dir("data", NAME) / MAPPING_NAME
-    if cached.is_file():
-        return cached
-    reason = download_to(MAPPING_URL, cached, progress) if download else "download=False"
+    reason = cached_download(MAPPING_URL, cached, download, progress)
     if reason is None:
         return cached
     raise DataNotFoundError(

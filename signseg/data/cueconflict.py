@@ -55,7 +55,7 @@ from ..cache import cache_dir
 from ..errors import DataNotFoundError, InvalidInputError
 from .dataset import ImageDataset
 from .imagefolder import read_split
-from .remote import download_to, local_folder
+from .remote import cached_download, local_folder
 
 __all__ = [
     "NAME",
@@ -159,9 +159,7 @@ def _find_source(root: str | os.PathLike[str] | None, download: bool,
             if source.is_file() or (source / split).is_dir():
                 return source, split
     cached = cache_dir("data", NAME) / ARCHIVE_NAME
-    if cached.is_file():
-        return cached, NAME
-    reason = download_to(ARCHIVE_URL, cached, progress) if download else "download=False"
+    reason = cached_download(ARCHIVE_URL, cached, download, progress)
     if reason is None:
         return cached, NAME
     where = ("no local folder was given (root=None and $SIGNSEG_DATA is not set)" if folder is None

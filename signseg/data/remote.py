@@ -9,7 +9,7 @@ import torch
 
 from ..cache import atomic_path
 
-__all__ = ["local_folder", "download_to"]
+__all__ = ["local_folder", "download_to", "cached_download"]
 
 
 def local_folder(root: str | os.PathLike[str] | None) -> Path | None:
@@ -32,3 +32,16 @@ def download_to(url: str, target: Path, progress: bool) -> str | None:
         return None
     except Exception as exc:  # urllib, ssl and socket errors differ by platform
         return f"the download from {url} failed ({type(exc).__name__}: {exc})"
+
+
+def cached_download(url: str, target: Path, download: bool, progress: bool) -> str | None:
+    """Make sure ``target`` (a file in the signseg cache) exists, downloading ``url`` if allowed.
+
+    Returns
+    -------
+    str or None
+        ``None`` when ``target`` is there (cached before, or just downloaded), else why not.
+    """
+    if target.is_file():
+        return None
+    return download_to(url, target, progress) if download else "download=False"
