@@ -331,20 +331,25 @@ def load_published(name: str, *, download: bool = True, progress: bool = True) -
 def _resnet50(state: Mapping[str, torch.Tensor], path: Path, url: str) -> nn.Module:
     """A torchvision ``resnet50`` holding ``state``, in eval mode; ``path`` is blamed otherwise.
 
-    ``num_batches_tracked`` entries may be missing (older files): batch norm fills them in.
+    The network is built on the meta device and takes the checkpoint's tensors as they are
+    (no random initialisation to overwrite). ``num_batches_tracked`` entries may be missing
+    (older files); they are set to 0, as batch norm does for such files.
     """
     from torchvision.models import resnet50
 
-    model = resnet50(weights=None)
+    with torch.device("meta"):
+        model = resnet50(weights=None)
     expected = set(model.state_dict())
-    missing = sorted(k for k in expected - set(state) if not k.endswith("num_batches_tracked"))
+    counters = {k for k in expected - set(state) if k.endswith("num_batches_tracked")}
+    missing = sorted(expected - set(state) - counters)
     unexpected = sorted(set(state) - expected)
     if missing or unexpected:
         raise damaged(path, f"does not hold a torchvision ResNet-50 after remapping its keys: "
                       f"missing {missing[:5]}{' ...' if len(missing) > 5 else ''} "
                       f"({len(missing)}), unexpected {unexpected[:5]} ({len(unexpected)})", _fix(url))
+    state = {**state, **{key: torch.tensor(0, dtype=torch.long) for key in counters}}
     try:
-        model.load_state_dict(state)
+        model.load_state_dict(state, assign=True)
     except RuntimeError as exc:  # a tensor of the wrong shape
         detail = " ".join(line.strip() for line in str(exc).splitlines()[1:3])
         raise damaged(path, f"does not hold a torchvision ResNet-50: {detail[:300]}", _fix(url)) from exc

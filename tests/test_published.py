@@ -76,7 +76,9 @@ def test_registry_exposes_regime_epsilon_and_published_top1() -> None:
 
 def test_robust_checkpoint_loads_as_the_torchvision_resnet50_it_holds(hub: Path) -> None:
     reference = seeded_resnet50(seed=5)
-    torch.save(robustness_checkpoint(reference.state_dict()), hub / "resnet50_linf_eps2.0.ckpt")
+    # as in files older than batch norm's num_batches_tracked: the loader sets them to 0
+    state = {k: v for k, v in reference.state_dict().items() if not k.endswith("num_batches_tracked")}
+    torch.save(robustness_checkpoint(state), hub / "resnet50_linf_eps2.0.ckpt")
     loaded = zoo.load("resnet50_linf2", download=False, progress=False)
     assert loaded.pretrained and loaded.accuracy == 69.10 and loaded.classes[1] == "goldfish"
     for key, value in reference.state_dict().items():
@@ -90,11 +92,12 @@ def test_robust_checkpoint_loads_as_the_torchvision_resnet50_it_holds(hub: Path)
 
 
 def test_simsiam_model_is_the_pretrained_backbone_with_the_linear_probe(hub: Path) -> None:
-    pretrain, linear = standins.write_simsiam(hub, seed=2)
+    pretrain, linear = standins.write_standins(hub, ["resnet50_simsiam"], lpips=False,
+                                               detector=False, seed=2)
     assert (pretrain.name, linear.name) == (published.SIMSIAM_PRETRAIN_FILENAME,
                                             published.SIMSIAM_LINEAR_FILENAME)
-    saved = torch.load(pretrain, weights_only=True)
-    probe = torch.load(linear, weights_only=True)
+    saved = torch.load(pretrain, weights_only=True, mmap=True)
+    probe = torch.load(linear, weights_only=True, mmap=True)
     assert {"epoch", "arch", "state_dict", "optimizer"} <= set(saved)
     assert {"epoch", "arch", "state_dict", "best_acc1", "optimizer"} <= set(probe)
     # simsiam/builder.py: the projector replaces encoder.fc, the predictor sits beside it
@@ -117,10 +120,11 @@ def test_simsiam_model_is_the_pretrained_backbone_with_the_linear_probe(hub: Pat
             if k[len("module.encoder."):] in backbone_keys},
          "fc.weight": probe["state_dict"]["module.fc.weight"],
          "fc.bias": probe["state_dict"]["module.fc.bias"]})
-    image = torch.rand(1, 3, 224, 224)
+    image = torch.rand(1, 3, 64, 64)
     with torch.no_grad():
         assert torch.equal(loaded.model(image), reference(image))
     assert torch.equal(loaded.readout_weight(), probe["state_dict"]["module.fc.weight"])
+    assert all(not t.is_meta for t in loaded.model.state_dict().values())
 
 
 def test_robust_standin_has_the_published_key_layout(hub: Path) -> None:
@@ -141,10 +145,8 @@ def test_required_standins_include_published_models(hub: Path) -> None:
                "ssl": "resnet50_simsiam"}]
     models, _ = standins.required_standins(params)
     assert models == ["resnet50", "resnet50_linf8", "resnet50_simsiam"]
-    written = standins.write_standins(hub, models[1:], lpips=False, detector=False)
-    assert [p.name for p in written] == ["resnet50_linf_eps8.0.ckpt",
-                                         published.SIMSIAM_PRETRAIN_FILENAME,
-                                         published.SIMSIAM_LINEAR_FILENAME]
+    written = standins.write_standins(hub, models[1:2], lpips=False, detector=False)
+    assert [p.name for p in written] == ["resnet50_linf_eps8.0.ckpt"]
 
 
 # --------------------------------------------------------------------------- errors
