@@ -126,10 +126,11 @@ class PublishedModel:
     name:
         Zoo name (``"resnet50_linf4"``, ``"resnet50_simsiam"``).
     regime:
-        ``"robust"`` (adversarial training) or ``"self-supervised"`` (SimSiam + linear probe).
+        ``"adversarial"`` (L-inf adversarial training) or ``"simsiam"`` (self-supervised
+        SimSiam backbone with a linear probe): the values of :attr:`signseg.zoo.ZooEntry.regime`.
     epsilon:
-        Robust models: the L-inf training radius in units of 1/255 (``4.0`` is 4/255);
-        ``None`` otherwise.
+        Adversarial models: the L-inf training radius in units of 1/255 (``4.0`` is 4/255);
+        ``0.0`` otherwise.
     top1:
         Published clean ImageNet top-1 accuracy (%).
     files:
@@ -138,7 +139,7 @@ class PublishedModel:
 
     name: str
     regime: str
-    epsilon: float | None
+    epsilon: float
     top1: float
     files: tuple[tuple[str, str, str], ...]
 
@@ -151,7 +152,7 @@ def robust_name(epsilon: float) -> str:
 def _robust(epsilon: float) -> PublishedModel:
     url = ROBUST_URL.format(eps=f"{epsilon:.1f}")
     what = f"robust ResNet-50 (Salman et al. 2020, L-inf eps {epsilon:g}/255) checkpoint"
-    return PublishedModel(robust_name(epsilon), "robust", epsilon, ROBUST_TOP1[epsilon],
+    return PublishedModel(robust_name(epsilon), "adversarial", epsilon, ROBUST_TOP1[epsilon],
                           ((url, url.rsplit("/", 1)[1], what),))
 
 
@@ -159,7 +160,7 @@ def _robust(epsilon: float) -> PublishedModel:
 PUBLISHED: dict[str, PublishedModel] = {
     **{robust_name(eps): _robust(eps) for eps in ROBUST_EPSILONS},
     "resnet50_simsiam": PublishedModel(
-        "resnet50_simsiam", "self-supervised", None, _SIMSIAM_TOP1,
+        "resnet50_simsiam", "simsiam", 0.0, _SIMSIAM_TOP1,
         ((SIMSIAM_PRETRAIN_URL, SIMSIAM_PRETRAIN_FILENAME,
           "SimSiam ResNet-50 pre-training checkpoint (100 epochs)"),
          (SIMSIAM_LINEAR_URL, SIMSIAM_LINEAR_FILENAME,
@@ -321,7 +322,7 @@ def load_published(name: str, *, download: bool = True, progress: bool = True) -
     """
     spec = _model(name)
     paths = checkpoint_files(name, download=download, progress=progress)
-    if spec.regime == "robust":
+    if spec.regime == "adversarial":
         state = robust_state_dict(paths[0], spec.files[0][0])
     else:
         state = simsiam_state_dict(paths[0], paths[1])

@@ -215,9 +215,9 @@ def write_robust(folder: Path, name: str, seed: int = 0) -> Path:
     from . import published, zoo
 
     spec = published.PUBLISHED.get(name)
-    if spec is None or spec.regime != "robust":
+    if spec is None or spec.regime != "adversarial":
         raise InvalidInputError(f"{name!r} is not a robust published model; expected one of "
-                                f"{[n for n, s in published.PUBLISHED.items() if s.regime == 'robust']}")
+                                f"{[n for n, s in published.PUBLISHED.items() if s.regime == 'adversarial']}")
     network = zoo.build(name, seed=seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -291,7 +291,7 @@ def write_published(folder: Path, name: str, seed: int = 0) -> list[Path]:
     if name not in published.PUBLISHED:
         raise InvalidInputError(f"{name!r} is not a published model; expected one of "
                                 f"{list(published.PUBLISHED)}")
-    if published.PUBLISHED[name].regime == "robust":
+    if published.PUBLISHED[name].regime == "adversarial":
         return [write_robust(folder, name, seed)]
     return list(write_simsiam(folder, seed))
 

@@ -8,8 +8,8 @@ Three sources:
 * ``"published"`` — ImageNet ResNet-50s of other training regimes, read from their authors'
   checkpoint files (:mod:`signseg.published`): the adversarially robust ``resnet50_linf0.5``,
   ``_linf1``, ``_linf2``, ``_linf4``, ``_linf8`` (Salman et al. 2020, L-inf epsilon in /255;
-  :attr:`ZooEntry.regime` ``"robust"``, :attr:`ZooEntry.epsilon`) and ``resnet50_simsiam``
-  (SimSiam backbone + linear probe, regime ``"self-supervised"``).
+  :attr:`ZooEntry.regime` ``"adversarial"``, :attr:`ZooEntry.epsilon`) and ``resnet50_simsiam``
+  (SimSiam backbone + linear probe, regime ``"simsiam"``).
 * ``"project"`` — small networks of :mod:`signseg.architectures` trained by
   :mod:`signseg.train` on ``procedural``, ``cifar10``, ``mnist`` or ``tiny-imagenet``: names
   ``{prefix}_{arch}`` and ``{prefix}_{arch}_tanh`` (every ReLU replaced by Tanh), where the
@@ -144,11 +144,12 @@ class ZooEntry:
     top1:
         Published ImageNet top-1 accuracy (%) of those weights; ``None`` for project models.
     regime:
-        How the weights were trained: ``"standard"`` (supervised, clean images), ``"robust"``
-        (adversarial training) or ``"self-supervised"`` (SimSiam, then a linear probe).
+        How the weights were trained: ``"standard"`` (supervised, clean images),
+        ``"adversarial"`` (L-inf adversarial training at ``epsilon``) or ``"simsiam"``
+        (self-supervised backbone, frozen, with a linear readout).
     epsilon:
-        ``"robust"`` models: the L-inf radius of adversarial training in units of 1/255
-        (``4.0`` means 4/255); ``None`` otherwise.
+        L-inf radius of adversarial training in units of 1/255 (``4.0`` means 4/255); 0 unless
+        ``"adversarial"``.
     """
 
     name: str
@@ -165,7 +166,7 @@ class ZooEntry:
     weights: str | None = None
     top1: float | None = None
     regime: str = "standard"
-    epsilon: float | None = None
+    epsilon: float = 0.0
 
 
 @dataclass

@@ -63,13 +63,13 @@ def test_registry_exposes_regime_epsilon_and_published_top1() -> None:
     expected = {0.5: 73.73, 1.0: 72.05, 2.0: 69.10, 4.0: 63.86, 8.0: 54.53}
     for epsilon, top1 in expected.items():
         entry = zoo.info(published.robust_name(epsilon))
-        assert (entry.regime, entry.epsilon, entry.top1) == ("robust", epsilon, top1)
+        assert (entry.regime, entry.epsilon, entry.top1) == ("adversarial", epsilon, top1)
         assert entry.weights == f"resnet50_linf_eps{epsilon:.1f}.ckpt"
         assert (entry.arch, entry.readout, entry.num_classes) == ("resnet50", "fc", 1000)
         assert (entry.preprocessing.size, entry.preprocessing.resize_size) == (224, 256)
     simsiam = zoo.info("resnet50_simsiam")
-    assert (simsiam.regime, simsiam.epsilon, simsiam.top1) == ("self-supervised", None, 68.1)
-    assert (zoo.info("resnet50").regime, zoo.info("resnet50").epsilon) == ("standard", None)
+    assert (simsiam.regime, simsiam.epsilon, simsiam.top1) == ("simsiam", 0.0, 68.1)
+    assert (zoo.info("resnet50").regime, zoo.info("resnet50").epsilon) == ("standard", 0.0)
     assert published.PUBLISHED["resnet50_linf0.5"].files[0][0] == (
         "https://huggingface.co/madrylab/robust-imagenet-models/resolve/main/resnet50_linf_eps0.5.ckpt")
 
