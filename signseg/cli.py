@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     zoo = sub.add_parser("zoo", help="the model zoo")
     zoo_sub = zoo.add_subparsers(dest="zoo_command", required=True)
     listing = zoo_sub.add_parser("list", help="list model names")
-    listing.add_argument("--source", choices=["torchvision", "project"])
+    listing.add_argument("--source", choices=["torchvision", "published", "project"])
     listing.add_argument("--dataset")
 
     sub.add_parser("profiles", help="list the profiles and the models each notebook uses")

@@ -38,14 +38,14 @@ __all__ = [
 def paper_counterpart(model: Any) -> str | None:
     """The paper's ImageNet model of the same architecture (``"vgg11_bn"``), if it has one.
 
-    Torchvision models are their own counterpart; a project model maps to the torchvision
-    architecture of the same name (AlexNet and the VGGs). The small CIFAR-style ResNets have
-    no ImageNet counterpart (``None``).
+    Torchvision and published ImageNet models (robust, SimSiam) are their own counterpart; a
+    project model maps to the torchvision architecture of the same name (AlexNet and the VGGs).
+    The small CIFAR-style ResNets have no ImageNet counterpart (``None``).
     """
     from .zoo import info
 
     entry = model.entry
-    if entry.source == "torchvision":
+    if entry.source in ("torchvision", "published"):
         return entry.name
     if entry.activation != "relu":
         return None

@@ -24,6 +24,14 @@ Formats written (each as the published file is read by signseg or by the library
 * LPIPS trunk: the torchvision AlexNet file (``alexnet-owt-7be5be79.pth``).
 * YOLO: an Ultralytics checkpoint of the untrained architecture from the package's own
   model description (e.g. ``yolo11n.yaml``), saved by Ultralytics as ``yolo11n.pt``.
+* Robust ResNet-50s (Salman et al. 2020): the robustness library's checkpoint
+  (``resnet50_linf_eps4.0.ckpt``, ...): ``{"model", "optimizer", "schedule", "epoch"}`` with
+  ``model`` holding ``module.normalizer.*``, ``module.model.*``, ``module.attacker.normalize.*``
+  and ``module.attacker.model.*`` (the same tensors), as :mod:`signseg.published` describes.
+* SimSiam ResNet-50: the pre-training checkpoint (``state_dict`` of the whole SimSiam network:
+  ``module.encoder.*`` with the 3-layer projector as ``module.encoder.fc``, ``module.predictor.*``)
+  and the linear classifier (``state_dict`` of the ResNet-50 with the frozen backbone and a
+  trained 1000-way ``fc``, ``best_acc1``), under the names :mod:`signseg.published` caches them as.
 
 Files that exist are never replaced (:class:`~signseg.errors.InvalidInputError`), so real
 weights in a hub cache cannot be overwritten by accident.
@@ -49,6 +57,10 @@ __all__ = [
     "write_deepsim",
     "write_biggan",
     "write_detector",
+    "write_robust",
+    "write_simsiam",
+    "write_published",
+    "robust_checkpoint",
 ]
 
 #: ``biggan-deep-256-config.json`` as published with ``pytorch-pretrained-biggan``.
@@ -167,16 +179,134 @@ def write_detector(folder: Path, name: str = "yolo11n.pt") -> Path:
     return path
 
 
+def _sgd_state(parameter_count: int, lr: float) -> dict[str, Any]:
+    """An SGD state dict as ``optimizer.state_dict()`` saves it before any momentum exists."""
+    params = [torch.nn.Parameter(torch.zeros(1)) for _ in range(parameter_count)]
+    return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=1e-4).state_dict()
+
+
+def robust_checkpoint(state: Mapping[str, torch.Tensor], epoch: int = 90) -> dict[str, Any]:
+    """A torchvision ResNet-50 ``state`` in the robustness library's checkpoint format.
+
+    The keys follow ``DataParallel(AttackerModel)``: the input normaliser (ImageNet's mean
+    and std as ``[3, 1, 1]`` buffers), the classifier, the attacker's normaliser and the
+    attacker's reference to the same classifier (the same tensors, stored once by torch).
+    """
+    from .preprocessing import IMAGENET
+
+    mean = torch.tensor(IMAGENET.mean)[:, None, None]
+    std = torch.tensor(IMAGENET.std)[:, None, None]
+    model: dict[str, torch.Tensor] = {"module.normalizer.new_mean": mean,
+                                      "module.normalizer.new_std": std}
+    model.update({f"module.model.{key}": value for key, value in state.items()})
+    model.update({"module.attacker.normalize.new_mean": mean,
+                  "module.attacker.normalize.new_std": std})
+    model.update({f"module.attacker.model.{key}": value for key, value in state.items()})
+    parameters = sum(1 for value in state.values() if value.is_floating_point()
+                     and value.dim() > 0)
+    schedule = {"step_size": 30, "gamma": 0.1, "base_lrs": [0.1], "last_epoch": epoch - 1,
+                "_step_count": epoch, "_last_lr": [0.1 * 0.1 ** ((epoch - 1) // 30)]}
+    return {"model": model, "optimizer": _sgd_state(parameters, 0.1), "schedule": schedule,
+            "epoch": epoch}
+
+
+def write_robust(folder: Path, name: str, seed: int = 0) -> Path:
+    """Random weights of the robust ResNet-50 ``name`` (``resnet50_linf4``) as published."""
+    from . import published, zoo
+
+    spec = published.PUBLISHED.get(name)
+    if spec is None or spec.regime != "adversarial":
+        raise InvalidInputError(f"{name!r} is not a robust published model; expected one of "
+                                f"{[n for n, s in published.PUBLISHED.items() if s.regime == 'adversarial']}")
+    network = zoo.build(name, seed=seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        _randomize_batch_norm(network)
+    path = _target(folder, spec.files[0][1])
+    torch.save(robust_checkpoint(network.state_dict()), path)
+    return path
+
+
+def _simsiam_network(dim: int = 2048, pred_dim: int = 512) -> torch.nn.Module:
+    """SimSiam's network (``simsiam/builder.py``): ResNet-50 encoder with projector, predictor."""
+    from torch import nn
+    from torchvision.models import resnet50
+
+    encoder = resnet50(num_classes=dim, zero_init_residual=True)
+    width = encoder.fc.weight.shape[1]
+    encoder.fc = nn.Sequential(
+        nn.Linear(width, width, bias=False), nn.BatchNorm1d(width), nn.ReLU(inplace=True),
+        nn.Linear(width, width, bias=False), nn.BatchNorm1d(width), nn.ReLU(inplace=True),
+        encoder.fc, nn.BatchNorm1d(dim, affine=False),
+    )
+    predictor = nn.Sequential(nn.Linear(dim, pred_dim, bias=False), nn.BatchNorm1d(pred_dim),
+                              nn.ReLU(inplace=True), nn.Linear(pred_dim, dim))
+    return nn.ModuleDict({"encoder": encoder, "predictor": predictor})
+
+
+def _randomize_batch_norm(module: torch.nn.Module) -> None:
+    """Give every batch norm random statistics and affine parameters (as after training).
+
+    A fresh network has running means 0, variances 1 and (SimSiam's ``zero_init_residual``)
+    zero last-BN scales; a loader that dropped them would go unnoticed with those values.
+    """
+    with torch.no_grad():
+        for layer in module.modules():
+            if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm):
+                layer.running_mean.normal_(0.0, 0.1)
+                layer.running_var.uniform_(0.5, 1.5)
+                if layer.affine:
+                    layer.weight.uniform_(0.5, 1.5)
+                    layer.bias.normal_(0.0, 0.1)
+
+
+def write_simsiam(folder: Path, seed: int = 0) -> tuple[Path, Path]:
+    """Random SimSiam ResNet-50: the pre-training checkpoint and the linear classifier."""
+    from .published import SIMSIAM_LINEAR_FILENAME, SIMSIAM_PRETRAIN_FILENAME
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        network = _simsiam_network()
+        _randomize_batch_norm(network)
+        fc_weight = 0.01 * torch.randn(1000, 2048)
+        fc_bias = 0.01 * torch.randn(1000)
+    state = {f"module.{key}": value for key, value in network.state_dict().items()}
+    backbone = {key[len("module.encoder."):]: value for key, value in state.items()
+                if key.startswith("module.encoder.") and not key.startswith("module.encoder.fc.")}
+    probe = {f"module.{key}": value for key, value in backbone.items()}
+    probe.update({"module.fc.weight": fc_weight, "module.fc.bias": fc_bias})
+    pretrain = _target(folder, SIMSIAM_PRETRAIN_FILENAME)
+    linear = _target(folder, SIMSIAM_LINEAR_FILENAME)
+    torch.save({"epoch": 100, "arch": "resnet50", "state_dict": state,
+                "optimizer": _sgd_state(len(list(network.parameters())), 0.1)}, pretrain)
+    torch.save({"epoch": 90, "arch": "resnet50", "state_dict": probe,
+                "best_acc1": torch.tensor(68.1), "optimizer": _sgd_state(2, 0.02)}, linear)
+    return pretrain, linear
+
+
+def write_published(folder: Path, name: str, seed: int = 0) -> list[Path]:
+    """Stand-ins of every checkpoint file the published zoo model ``name`` is read from."""
+    from . import published
+
+    if name not in published.PUBLISHED:
+        raise InvalidInputError(f"{name!r} is not a published model; expected one of "
+                                f"{list(published.PUBLISHED)}")
+    if published.PUBLISHED[name].regime == "adversarial":
+        return [write_robust(folder, name, seed)]
+    return list(write_simsiam(folder, seed))
+
+
 def required_standins(parameters: Iterable[Mapping[str, Any]]) -> tuple[list[str], list[str]]:
-    """The torchvision models and published generators named anywhere in ``parameters``.
+    """The torchvision / published models and published generators named in ``parameters``.
 
     Every string value of the (nested) notebook parameters is looked up: zoo names of
-    torchvision models and the names ``deepsim-fc6`` / ``biggan-deep-256`` are returned, in
-    order of first appearance; anything else (project models, data descriptions) is ignored.
+    torchvision and published models (``resnet50_linf4``, ``resnet50_simsiam``) and the names
+    ``deepsim-fc6`` / ``biggan-deep-256`` are returned, in order of first appearance; anything
+    else (project models, data descriptions) is ignored.
     """
     from . import zoo
 
-    torchvision = set(zoo.names(source="torchvision"))
+    torchvision = set(zoo.names(source="torchvision")) | set(zoo.names(source="published"))
     published = {"deepsim-fc6", "biggan-deep-256"}
     models: list[str] = []
     generators: list[str] = []
@@ -216,7 +346,7 @@ def write_standins(
         The hub checkpoint folder, ``<TORCH_HOME>/hub/checkpoints`` of a temporary
         ``TORCH_HOME``; none of the files may exist yet.
     models:
-        torchvision zoo names (see :func:`required_standins`).
+        torchvision and published zoo names (see :func:`required_standins`).
     generators:
         ``"deepsim-fc6"`` and/or ``"biggan-deep-256"``.
     lpips:
@@ -235,7 +365,14 @@ def write_standins(
     models = list(models)
     if lpips and "alexnet" not in models:
         models.append("alexnet")
-    paths: list[Path] = [write_torchvision(folder, name, seed) for name in models]
+    from . import zoo
+
+    paths: list[Path] = []
+    for name in models:
+        if zoo.info(name).source == "published":
+            paths.extend(write_published(folder, name, seed))
+        else:
+            paths.append(write_torchvision(folder, name, seed))
     for name in generators:
         if name not in writers:
             raise InvalidInputError(f"no stand-in for generator {name!r}; expected one of "

@@ -1,10 +1,15 @@
 """The model zoo: named classifiers with their preprocessing, readout layer and accuracy.
 
-Two sources:
+Three sources:
 
 * ``"torchvision"`` — the paper's ImageNet classifiers (Table 3) with torchvision's
   ``DEFAULT`` weights (resnet50/101/152: ``IMAGENET1K_V2``, the paper's 80.86 / 81.89 / 82.28
   top-1). Weights come from the torch hub cache through :func:`signseg.hub.fetch_checkpoint`.
+* ``"published"`` — ImageNet ResNet-50s of other training regimes, read from their authors'
+  checkpoint files (:mod:`signseg.published`): the adversarially robust ``resnet50_linf0.5``,
+  ``_linf1``, ``_linf2``, ``_linf4``, ``_linf8`` (Salman et al. 2020, L-inf epsilon in /255;
+  :attr:`ZooEntry.regime` ``"adversarial"``, :attr:`ZooEntry.epsilon`) and ``resnet50_simsiam``
+  (SimSiam backbone + linear probe, regime ``"simsiam"``).
 * ``"project"`` — small networks of :mod:`signseg.architectures` trained by
   :mod:`signseg.train` on ``procedural``, ``cifar10``, ``mnist`` or ``tiny-imagenet``: names
   ``{prefix}_{arch}`` and ``{prefix}_{arch}_tanh`` (every ReLU replaced by Tanh), where the
@@ -34,9 +39,9 @@ import pandas as pd
 import torch
 from torch import nn
 
-from . import architectures, runs
+from . import architectures, published, runs
 from .errors import InvalidInputError, UnknownNameError, WeightsNotFoundError
-from .preprocessing import Preprocessing
+from .preprocessing import IMAGENET, Preprocessing
 from .validation import as_unit_images
 
 
@@ -54,7 +59,7 @@ __all__ = [
     "dataset_classes",
 ]
 
-SOURCES = ("torchvision", "project")
+SOURCES = ("torchvision", "published", "project")
 PROJECT_DATASETS = ("procedural", "cifar10", "mnist", "tiny-imagenet")
 DATASETS = ("imagenet", *PROJECT_DATASETS)
 
@@ -114,7 +119,7 @@ class ZooEntry:
     name:
         Registry name, e.g. ``"vgg16_bn"`` or ``"cifar10_resnet8_tanh"``.
     source:
-        ``"torchvision"`` or ``"project"``.
+        ``"torchvision"``, ``"published"`` or ``"project"``.
     dataset:
         Training data: ``"imagenet"``, ``"cifar10"``, ``"mnist"`` or ``"procedural"``.
     family:
@@ -134,9 +139,17 @@ class ZooEntry:
     num_classes:
         Number of output units.
     weights:
-        torchvision weights enum member (e.g. ``"IMAGENET1K_V2"``); ``None`` for project models.
+        torchvision weights enum member (e.g. ``"IMAGENET1K_V2"``); published models: the
+        checkpoint file name(s), comma-separated; ``None`` for project models.
     top1:
         Published ImageNet top-1 accuracy (%) of those weights; ``None`` for project models.
+    regime:
+        How the weights were trained: ``"standard"`` (supervised, clean images),
+        ``"adversarial"`` (L-inf adversarial training at ``epsilon``) or ``"simsiam"``
+        (self-supervised backbone, frozen, with a linear readout).
+    epsilon:
+        L-inf radius of adversarial training in units of 1/255 (``4.0`` means 4/255); 0 unless
+        ``"adversarial"``.
     """
 
     name: str
@@ -152,6 +165,8 @@ class ZooEntry:
     num_classes: int
     weights: str | None = None
     top1: float | None = None
+    regime: str = "standard"
+    epsilon: float = 0.0
 
 
 @dataclass
@@ -167,8 +182,8 @@ class ZooModel:
     pretrained:
         Whether trained weights were loaded (``False``: the seeded initialisation).
     accuracy:
-        Top-1 accuracy in %: torchvision's published ImageNet value, or the measured test
-        accuracy of a project model at the loaded epoch; ``None`` for untrained models.
+        Top-1 accuracy in %: the published ImageNet value (torchvision, published models), or
+        the measured test accuracy of a project model at the loaded epoch; ``None`` for untrained models.
     classes:
         Class name of every output unit.
     checkpoints:
@@ -350,9 +365,30 @@ def _torchvision_entries() -> Iterator[ZooEntry]:
         )
 
 
+def _published_entries() -> Iterator[ZooEntry]:
+    for spec in published.PUBLISHED.values():
+        yield ZooEntry(
+            name=spec.name,
+            source="published",
+            dataset="imagenet",
+            family="resnet",
+            arch="resnet50",
+            activation="relu",
+            batch_norm=True,
+            depth=50,
+            readout="fc",
+            preprocessing=IMAGENET,
+            num_classes=1000,
+            weights=",".join(filename for _, filename, _ in spec.files),
+            top1=spec.top1,
+            regime=spec.regime,
+            epsilon=spec.epsilon,
+        )
+
+
 @lru_cache(maxsize=None)
 def _registry() -> dict[str, ZooEntry]:
-    entries = [*_torchvision_entries(), *_project_entries()]
+    entries = [*_torchvision_entries(), *_published_entries(), *_project_entries()]
     return {entry.name: entry for entry in entries}
 
 
@@ -406,7 +442,7 @@ def names(source: str | None = None, dataset: str | None = None) -> list[str]:
     Parameters
     ----------
     source:
-        ``"torchvision"`` or ``"project"`` (``None``: both).
+        ``"torchvision"``, ``"published"`` or ``"project"`` (``None``: all).
     dataset:
         ``"imagenet"``, ``"procedural"``, ``"cifar10"``, ``"mnist"`` or ``"tiny-imagenet"``
         (``None``: all).
@@ -414,8 +450,9 @@ def names(source: str | None = None, dataset: str | None = None) -> list[str]:
     Returns
     -------
     list[str]
-        Registry names: torchvision models first (Table 3 order), then project models by
-        data set and architecture.
+        Registry names: torchvision models first (Table 3 order), then the published models
+        (robust ResNet-50s by epsilon, SimSiam), then project models by data set and
+        architecture.
     """
     _check_choice("source", source, SOURCES)
     _check_choice("dataset", dataset, DATASETS)
@@ -471,10 +508,10 @@ def build(name: str, *, seed: int = 0, width: int | None = None) -> nn.Module:
     entry = info(name)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        if entry.source == "torchvision":
+        if entry.source != "project":
             if width is not None:
                 raise InvalidInputError(
-                    f"width only applies to project models; {name} is a torchvision model"
+                    f"width only applies to project models; {name} is a {entry.source} model"
                 )
             from torchvision.models import get_model
 
@@ -529,7 +566,8 @@ def load(
     name:
         A zoo name (see :func:`names`).
     pretrained:
-        ``True``: trained weights (torchvision's, or the project's from :mod:`signseg.train`).
+        ``True``: trained weights (torchvision's, the published checkpoints of
+        :mod:`signseg.published`, or the project's from :mod:`signseg.train`).
         ``False``: the initialisation made with ``torch.manual_seed(seed)``.
     seed:
         Initialisation seed; for project models also the training seed (it replaces
@@ -542,7 +580,7 @@ def load(
         Project models only: a :class:`signseg.train.TrainConfig` or a dictionary of its fields
         (a profile's ``train[dataset]`` section). Default: ``TrainConfig()``.
     download:
-        torchvision models only: download missing weights into the torch hub cache.
+        torchvision and published models: download missing weights into the torch hub cache.
     progress:
         Show download progress bars.
 
@@ -551,19 +589,23 @@ def load(
     UnknownNameError
         ``name`` is not in the zoo.
     WeightsNotFoundError
-        The weights are not cached and cannot be downloaded (torchvision), or the project
+        The weights are not cached and cannot be downloaded (torchvision, published), or the project
         model has not been trained with this configuration (the message says how to train it:
         :func:`signseg.train.load` trains and loads, showing progress).
     InvalidInputError
-        ``epoch`` or ``train_config`` given for a torchvision model, or ``epoch`` out of range.
+        ``epoch`` or ``train_config`` given for a torchvision or published model, or ``epoch``
+        out of range.
+    DamagedFileError
+        A published checkpoint file cannot be read or is not in its published format (the
+        message names the file and what to do).
     """
     entry = info(name)
-    if entry.source == "torchvision":
-        return _load_torchvision(entry, pretrained, seed, epoch, train_config, download, progress)
+    if entry.source != "project":
+        return _load_imagenet(entry, pretrained, seed, epoch, train_config, download, progress)
     return _load_project(entry, pretrained, seed, epoch, train_config)
 
 
-def _load_torchvision(
+def _load_imagenet(
     entry: ZooEntry,
     pretrained: bool,
     seed: int,
@@ -572,18 +614,23 @@ def _load_torchvision(
     download: bool,
     progress: bool,
 ) -> ZooModel:
+    """A torchvision or published ImageNet model (weights through the torch hub cache)."""
     if epoch is not None or train_config is not None:
         raise InvalidInputError(
-            f"{entry.name} is a torchvision model with fixed published weights; epoch and "
+            f"{entry.name} is a {entry.source} model with fixed published weights; epoch and "
             "train_config only apply to project models (signseg.zoo.names(source='project'))"
         )
     from torchvision.models import get_model_weights
 
-    if pretrained:
+    if not pretrained:
+        model = build(entry.name, seed=seed)
+    elif entry.source == "torchvision":
         model = _pretrained_torchvision(entry, download=download, progress=progress)
     else:
-        model = build(entry.name, seed=seed)
-    categories = get_model_weights(entry.arch)[entry.weights].meta["categories"]
+        model = published.load_published(entry.name, download=download, progress=progress)
+    # published models are ImageNet-1k classifiers in the standard (sorted WordNet id) order
+    weights = entry.weights if entry.source == "torchvision" else "IMAGENET1K_V1"
+    categories = get_model_weights(entry.arch)[weights].meta["categories"]
     return ZooModel(
         name=entry.name,
         entry=entry,

@@ -78,12 +78,13 @@ def build_archive(tree_parent: Path, top: str, archive: Path, *, with_sums: bool
     return digest
 
 
-def test_names_lists_the_four_sets() -> None:
-    assert data.names() == ["cifar10", "mnist", "procedural", "tiny-imagenet"]
+def test_names_lists_the_six_sets() -> None:
+    assert data.names() == ["bg-challenge", "cifar10", "cue-conflict", "mnist", "procedural",
+                            "tiny-imagenet"]
 
 
 def test_unknown_name_lists_known_names() -> None:
-    with pytest.raises(UnknownNameError, match="cifar10, mnist, procedural"):
+    with pytest.raises(UnknownNameError, match="cifar10, cue-conflict, mnist, procedural"):
         data.load("imagenet")
 
 

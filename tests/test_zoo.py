@@ -15,6 +15,10 @@ TORCHVISION_NAMES = [
     "vgg19_bn", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "densenet121",
     "densenet169", "densenet201", "inception_v3",
 ]
+PUBLISHED_NAMES = [
+    "resnet50_linf0.5", "resnet50_linf1", "resnet50_linf2", "resnet50_linf4", "resnet50_linf8",
+    "resnet50_simsiam",
+]
 PROJECT_ARCHS = [
     "alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn",
     "resnet8", "resnet14", "resnet20",
@@ -35,8 +39,9 @@ def test_registry_lists_every_model_once():
     ]
     assert zoo.names(source="torchvision") == TORCHVISION_NAMES
     assert zoo.names(source="project") == expected_project
-    assert zoo.names() == TORCHVISION_NAMES + expected_project
-    assert zoo.names(dataset="imagenet") == TORCHVISION_NAMES
+    assert zoo.names(source="published") == PUBLISHED_NAMES
+    assert zoo.names() == TORCHVISION_NAMES + PUBLISHED_NAMES + expected_project
+    assert zoo.names(dataset="imagenet") == TORCHVISION_NAMES + PUBLISHED_NAMES
     assert zoo.names(source="project", dataset="mnist") == [
         n for n in expected_project if n.startswith("mnist_")
     ]

@@ -1,7 +1,9 @@
 """Reading an ImageFolder split from a folder tree or straight from a ``.tar.gz`` archive.
 
 Layout (torchvision ``ImageFolder``): ``<tree>/<split>/<class>/<image>``; inside an archive
-the same layout may sit below a top folder (``cifar10-jpg/train/cat/0001.jpg``). Classes are
+the same layout may sit below a top folder (``cifar10-jpg/train/cat/0001.jpg``). Archives that
+hold several such sets side by side (``bg_challenge/<variant>/val/<class>/<image>``) are read
+one set at a time by naming the folder above the split (``parent=``). Classes are
 the sorted class-folder names; images are ordered by class, then by file name, exactly as
 ``torchvision.datasets.ImageFolder`` orders them. Hidden files and files whose extension is
 not an image extension are ignored.
@@ -65,11 +67,15 @@ class DecodedSplit:
         ``int64`` array ``[N]`` indexing ``classes``.
     classes:
         Sorted class-folder names.
+    names:
+        File name of every image, in the same order (empty when read from a cache written
+        before file names were kept).
     """
 
     images: np.ndarray
     targets: np.ndarray
     classes: tuple[str, ...]
+    names: tuple[str, ...] = ()
 
 
 def read_split(
@@ -80,6 +86,7 @@ def read_split(
     size: tuple[int, int],
     label: str,
     progress: bool = True,
+    parent: str | None = None,
 ) -> DecodedSplit:
     """Read one split of an ImageFolder tree or archive, through the decoded cache.
 
@@ -98,6 +105,9 @@ def read_split(
         Short name used in the cache file name and in messages (e.g. ``"cifar10"``).
     progress:
         Show a tqdm progress bar while decoding.
+    parent:
+        Read ``<parent>/<split>/<class>/<image>`` instead: the folder ``source/parent/split``
+        of a tree, or only the archive members whose split folder sits in a folder ``parent``.
 
     Returns
     -------
@@ -110,20 +120,23 @@ def read_split(
     InvalidInputError
         An image does not have the expected size.
     """
+    folder = split if parent is None else f"{parent}/{split}"
     if source.is_file():
-        source_key, items = archive_sha256(source), _archive_items(source, split)
+        source_key, items = archive_sha256(source), _archive_items(source, split, parent)
     else:
-        files = _tree_files(source / split)
+        files = _tree_files(source / folder)
         source_key, items = _tree_listing_key(files), _read_files(files)
-    key = config_hash({"format": _CACHE_FORMAT, "source": source_key, "split": split, "mode": mode, "size": size})
-    cached = cache_dir("data", "decoded") / f"{label}-{split}-{key}.npz"
+    setting = {"format": _CACHE_FORMAT, "source": source_key, "split": split, "mode": mode, "size": size}
+    if parent is not None:  # (absent otherwise: existing cache entries keep their keys)
+        setting["parent"] = parent
+    cached = cache_dir("data", "decoded") / f"{label}-{split}-{config_hash(setting)}.npz"
     if cached.is_file():
         try:
             return _load_cached(cached)
         except DamagedFileError as error:  # our own cache: decode again and overwrite it
             warn_recomputing(error, "decodes the images again")
-    where = f"{source}:{split}" if source.is_file() else str(source / split)  # names a bad image
-    decoded = _assemble(_decode_all(items, mode, f"decoding {label} {split}", progress, where), mode, size, source, split)
+    where = f"{source}:{folder}" if source.is_file() else str(source / folder)  # names a bad image
+    decoded = _assemble(_decode_all(items, mode, f"decoding {label} {split}", progress, where), mode, size, source, folder)
     _save_cached(cached, decoded)
     return decoded
 
@@ -195,8 +208,8 @@ def _read_files(files: list[tuple[str, str, Path]]) -> Iterator[tuple[str, str, 
         yield class_name, file_name, path.read_bytes()
 
 
-def _archive_items(archive: Path, split: str) -> Iterator[tuple[str, str, bytes]]:
-    """``(class, file name, encoded bytes)`` of every ``.../<split>/<class>/<image>`` member.
+def _archive_items(archive: Path, split: str, parent: str | None = None) -> Iterator[tuple[str, str, bytes]]:
+    """``(class, file name, encoded bytes)`` of every ``.../[<parent>/]<split>/<class>/<image>`` member.
 
     Raises
     ------
@@ -206,13 +219,13 @@ def _archive_items(archive: Path, split: str) -> Iterator[tuple[str, str, bytes]
     fix = "The copy is damaged or incomplete; copy the archive again."
     check_nonempty(archive, fix)
     try:
-        yield from _archive_members(archive, split)
+        yield from _archive_members(archive, split, parent)
     except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
         raise damaged(archive, f"cannot be read as a .tar.gz archive ({type(exc).__name__}: {exc})",
                       fix) from exc
 
 
-def _archive_members(archive: Path, split: str) -> Iterator[tuple[str, str, bytes]]:
+def _archive_members(archive: Path, split: str, parent: str | None) -> Iterator[tuple[str, str, bytes]]:
     with tarfile.open(archive, "r:*") as tar:
         for member in tar:
             parts = PurePosixPath(member.name).parts
@@ -220,6 +233,7 @@ def _archive_members(archive: Path, split: str) -> Iterator[tuple[str, str, byte
                 member.isfile()
                 and len(parts) >= 3
                 and parts[-3] == split
+                and (parent is None or (len(parts) >= 4 and parts[-4] == parent))
                 and not parts[-2].startswith(".")
                 and _is_image_name(parts[-1])
             ):
@@ -286,7 +300,8 @@ def _assemble(
     images = np.stack([array for _, _, array in decoded])
     images = images[:, None] if mode == "L" else images.transpose(0, 3, 1, 2)
     targets = np.array([class_index[class_name] for class_name, _, _ in decoded], dtype=np.int64)
-    return DecodedSplit(np.ascontiguousarray(images), targets, classes)
+    names = tuple(file_name for _, file_name, _ in decoded)
+    return DecodedSplit(np.ascontiguousarray(images), targets, classes, names)
 
 
 def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -310,7 +325,8 @@ def load_arrays(path: Path, entries: Iterable[str] = ()) -> dict[str, np.ndarray
 
 def _save_cached(path: Path, decoded: DecodedSplit) -> None:
     """Atomically write ``decoded`` to ``path``."""
-    save_arrays(path, {"images": decoded.images, "targets": decoded.targets, "classes": np.array(decoded.classes)})
+    save_arrays(path, {"images": decoded.images, "targets": decoded.targets, "classes": np.array(decoded.classes),
+                       "names": np.array(decoded.names)})
 
 
 def _load_cached(path: Path) -> DecodedSplit:
@@ -325,4 +341,5 @@ def _load_cached(path: Path) -> DecodedSplit:
     if len(data["images"]) != len(data["targets"]):
         raise damaged(path, "holds different numbers of images and labels",
                       "Delete it; signseg decodes the images again.")
-    return DecodedSplit(data["images"], data["targets"], tuple(str(name) for name in data["classes"]))
+    names = tuple(str(name) for name in data["names"]) if "names" in data else ()
+    return DecodedSplit(data["images"], data["targets"], tuple(str(name) for name in data["classes"]), names)
