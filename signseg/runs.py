@@ -272,7 +272,8 @@ class TrainConfig:
         if not (self.pretrain_lr > 0 and math.isfinite(self.pretrain_lr)):
             problems.append(f"pretrain_lr must be > 0 (got {self.pretrain_lr})")
         if self.pretrain_batch_size < 2:
-            problems.append(f"pretrain_batch_size must be >= 2 for batch normalisation (got {self.pretrain_batch_size})")
+            problems.append("pretrain_batch_size must be >= 2 for batch normalisation "
+                            f"(got {self.pretrain_batch_size})")
         if self.pretrain_weight_decay < 0:
             problems.append(f"pretrain_weight_decay must be >= 0 (got {self.pretrain_weight_decay})")
         if self.projector_dim < 4:

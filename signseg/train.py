@@ -65,20 +65,18 @@ from .loops import (  # noqa: F401  (lr_factor re-exported: the training API as 
 )
 from .preprocessing import Preprocessing
 from .runs import (  # noqa: F401  (re-exported: the training API as it was)
-    ROBUST_EVAL_STEPS,
     AUGMENTATIONS,
     DEFAULT_AUGMENT,
     META,
     OPTIMIZERS,
+    ROBUST_EVAL_STEPS,
     SCHEDULES,
     TRAINING_VERSION,
     TrainConfig,
     TrainResult,
-    checkpoint_path,
     checkpoint_state_dict,
     config_from_dict,
     finished_run,
-    read_checkpoint,
     resolve,
     run_dir,
 )
