@@ -6,7 +6,11 @@ Submodules (import the one you need; heavy dependencies load lazily):
   embedded procedural set.
 * :mod:`signseg.zoo` — named models, loaded (never trained); :mod:`signseg.runs` — training
   configurations and finished runs on disk; :mod:`signseg.train` — deterministic training
-  (``train.load`` trains a missing project model, then loads it).
+  (``train.load`` trains a missing project model, then loads it); :mod:`signseg.loops` —
+  pieces the training loops share.
+* :mod:`signseg.adversarial` — L-inf PGD / FGSM-RS attacks and robust accuracy;
+  :mod:`signseg.simsiam`, :mod:`signseg.views` — SimSiam pretraining and its augmented views
+  (the ``_linf<eps>`` and ``_simsiam`` regimes of the project ResNets).
 * :mod:`signseg.comparisons`, :mod:`signseg.report` — Section 1's cross-model tables and the
   sentences the book decides from confidence intervals.
 * :mod:`signseg.dale`, :mod:`signseg.dynamics` — the Dale index and weight dynamics.

@@ -23,14 +23,14 @@ adversarial loss:
    discriminator would double the cost of every step for sharper details that the
    ``quick`` budget cannot pay for.
 3. **Optimizer.** Adam (``lr``, betas 0.9 / 0.999), a linear warm-up then cosine decay per
-   step (:func:`signseg.train.lr_factor`); batches drawn by a random permutation per epoch,
+   step (:func:`signseg.loops.lr_factor`); batches drawn by a random permutation per epoch,
    seeded by ``(seed, epoch)`` as in :mod:`signseg.train`.
 
 **Cache and resume.** Everything lives in ``cache_dir("generators", f"learned-{hash}")``,
 the hash covering the configuration, the encoder's weights (:func:`~signseg.cache.
 tensors_digest`) and :data:`PRIOR_TRAINING_VERSION`. ``stats.pt`` (basis, codes) is written
 first, then one checkpoint per epoch (``epoch_000.pt`` = the initialisation; decoder weights,
-Adam state, step and history, via :mod:`signseg.train`'s checkpoint helpers), then
+Adam state, step and history, via :mod:`signseg.loops`), then
 ``meta.json``, which marks a finished run. An interrupted run resumes from its last complete
 epoch and ends with bit-identical weights (same machine and thread count).
 
@@ -72,12 +72,12 @@ from .generators.learned import (
 from .layers import check_layer, layer_outputs
 from .progress import tqdm
 from .runs import SCHEDULES, checkpoint_path, checkpoint_state_dict, config_from_dict
-from .train import (
-    _epoch_generator,
-    _resume,
-    _save_checkpoint,
-    _to_unit,
+from .loops import (
+    epoch_generator as _epoch_generator,
     lr_factor,
+    resume as _resume,
+    save_checkpoint as _save_checkpoint,
+    to_unit as _to_unit,
 )
 
 __all__ = [

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -23,6 +24,7 @@ from typing import Any, Mapping
 import pandas as pd
 import torch
 
+from .adversarial import ATTACKS as _ATTACKS, check_epsilon
 from .architectures import ARCHITECTURE_VERSION
 from .cache import cache_dir, config_hash
 from .errors import DamagedFileError, InvalidInputError
@@ -36,6 +38,10 @@ __all__ = [
     "DEFAULT_AUGMENT",
     "DEFAULT_WIDTH",
     "META",
+    "REGIMES",
+    "TRAIN_ATTACKS",
+    "PRETRAININGS",
+    "ROBUST_EVAL_STEPS",
     "TrainConfig",
     "TrainResult",
     "config_from_dict",
@@ -69,6 +75,23 @@ DEFAULT_WIDTH: dict[str, int] = {"procedural": 8, "cifar10": 16, "mnist": 8, "ti
 
 #: The file that marks a finished run (history, accuracy, configuration).
 META = "meta.json"
+
+#: Training regimes a project zoo name can carry (:attr:`signseg.zoo.ZooEntry.regime`):
+#: supervised training, adversarial training (``_linf<eps>`` names) and SimSiam pretraining
+#: with a linear probe (``_simsiam`` names).
+REGIMES = ("standard", "adversarial", "simsiam")
+
+#: Adversarial training attacks: none, FGSM with a random start (Wong et al. 2020), PGD.
+TRAIN_ATTACKS = ("none", *_ATTACKS)
+
+#: Self-supervised pretraining methods.
+PRETRAININGS = ("none", "simsiam")
+
+#: Steps of the PGD attack that measures the robust test accuracy of adversarially trained runs.
+ROBUST_EVAL_STEPS = 10
+
+#: Default PGD steps of adversarial training (Madry et al. 2018 used 7 on CIFAR-10).
+_DEFAULT_PGD_STEPS = 7
 
 
 @dataclass(frozen=True)
@@ -112,6 +135,48 @@ class TrainConfig:
     data:
         Extra options for :func:`signseg.data.load` (e.g. ``{"n": 3000, "p_agree": 0.8}`` for
         the procedural set), used for both splits.
+
+    Adversarial training (set by the ``_linf<eps>`` zoo names through :func:`resolve`; only
+    ``attack``, ``attack_steps``, ``attack_step_size`` and ``robust_n_test`` are meant to be
+    chosen in a configuration):
+
+    attack:
+        ``"none"``, ``"fgsm_rs"`` (FGSM with a random start, step ``1.25 epsilon``; Wong, Rice
+        & Kolter 2020) or ``"pgd"`` (Madry et al. 2018, random start, step
+        ``2.5 epsilon / attack_steps``). A ``_linf`` name with ``"none"`` trains with
+        ``"fgsm_rs"``.
+    epsilon:
+        L-inf radius of the training attack **in units of 1/255** (0: no adversarial training).
+    attack_steps:
+        PGD steps (``None``: 7; FGSM-RS: 1).
+    attack_step_size:
+        Step in units of 1/255 (``None``: the attack's default).
+    robust_n_test:
+        Test images (a class-balanced subset of the evaluated test images, ``data_seed``) on
+        which the robust accuracy under PGD-10 at ``epsilon`` is measured after training
+        (``None``: all of them).
+
+    SimSiam pretraining (set by the ``_simsiam`` zoo names; ``epochs``, ``lr`` ... then
+    configure the linear probe):
+
+    pretrain:
+        ``"none"`` or ``"simsiam"`` (Chen & He 2020) of the backbone, then a linear readout
+        on the frozen backbone.
+    pretrain_epochs:
+        Passes of SimSiam over the training images (labels unused).
+    pretrain_lr:
+        Base learning rate per 256 images: ``pretrain_lr * pretrain_batch_size / 256``, cosine
+        decay to 0 per step; the predictor keeps it constant (the paper's fixed predictor lr).
+    pretrain_batch_size:
+        Images per SimSiam step (two views each).
+    pretrain_weight_decay:
+        SGD weight decay of the pretraining (momentum 0.9).
+    projector_dim:
+        Output (and hidden) width of the projector MLP; the predictor's bottleneck has
+        ``projector_dim // 4`` units.
+
+    Fields of these two groups are left out of :meth:`to_dict` (and so of the cache key) at
+    their defaults, so the configurations that do not use them keep their cache folders.
     """
 
     epochs: int = 5
@@ -131,6 +196,17 @@ class TrainConfig:
     seed: int = 0
     data_seed: int = 0
     data: dict[str, Any] = field(default_factory=dict, hash=False)
+    attack: str = "none"
+    epsilon: float = 0.0
+    attack_steps: int | None = None
+    attack_step_size: float | None = None
+    robust_n_test: int | None = 1000
+    pretrain: str = "none"
+    pretrain_epochs: int = 10
+    pretrain_lr: float = 0.05
+    pretrain_batch_size: int = 256
+    pretrain_weight_decay: float = 5e-4
+    projector_dim: int = 512
 
     def __post_init__(self) -> None:
         problems = []
@@ -162,9 +238,47 @@ class TrainConfig:
                 problems.append(f"{key} must be >= 1 or None (got {value})")
         if not isinstance(self.data, Mapping):
             problems.append(f"data must be a mapping of data set options (got {self.data!r})")
+        problems += self._regime_problems()
         if problems:
             raise InvalidInputError("invalid TrainConfig: " + "; ".join(problems))
         object.__setattr__(self, "data", dict(self.data))
+        # 4 and 4.0 are one radius (and one cache key)
+        object.__setattr__(self, "epsilon", float(self.epsilon))
+        if self.attack_step_size is not None:
+            object.__setattr__(self, "attack_step_size", float(self.attack_step_size))
+
+    def _regime_problems(self) -> list[str]:
+        """What is wrong with the adversarial and pretraining fields."""
+        problems = []
+        if self.attack not in TRAIN_ATTACKS:
+            problems.append(f"attack must be one of {TRAIN_ATTACKS} (got {self.attack!r})")
+        for key in ("epsilon", "attack_step_size"):
+            value = getattr(self, key)
+            try:
+                if value is not None and check_epsilon(value, key) == 0 and key == "attack_step_size":
+                    problems.append("attack_step_size must be > 0 (units of 1/255) or None")
+            except InvalidInputError as error:
+                problems.append(str(error))
+        for key in ("attack_steps", "robust_n_test"):
+            value = getattr(self, key)
+            if value is not None and value < 1:
+                problems.append(f"{key} must be >= 1 or None (got {value})")
+        if self.attack == "fgsm_rs" and self.attack_steps not in (None, 1):
+            problems.append(f"attack 'fgsm_rs' takes one step (got attack_steps={self.attack_steps})")
+        if self.pretrain not in PRETRAININGS:
+            problems.append(f"pretrain must be one of {PRETRAININGS} (got {self.pretrain!r})")
+        if self.pretrain_epochs < 1:
+            problems.append(f"pretrain_epochs must be >= 1 (got {self.pretrain_epochs})")
+        if not (self.pretrain_lr > 0 and math.isfinite(self.pretrain_lr)):
+            problems.append(f"pretrain_lr must be > 0 (got {self.pretrain_lr})")
+        if self.pretrain_batch_size < 2:
+            problems.append("pretrain_batch_size must be >= 2 for batch normalisation "
+                            f"(got {self.pretrain_batch_size})")
+        if self.pretrain_weight_decay < 0:
+            problems.append(f"pretrain_weight_decay must be >= 0 (got {self.pretrain_weight_decay})")
+        if self.projector_dim < 4:
+            problems.append(f"projector_dim must be >= 4 (got {self.projector_dim})")
+        return problems
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any] | None) -> "TrainConfig":
@@ -179,8 +293,24 @@ class TrainConfig:
         return config_from_dict(cls, values)
 
     def to_dict(self) -> dict[str, Any]:
-        """All fields as a JSON-ready dictionary (the inverse of :meth:`from_dict`)."""
-        return dataclasses.asdict(self)
+        """The fields as a JSON-ready dictionary (the inverse of :meth:`from_dict`).
+
+        The adversarial and pretraining fields are left out at their defaults, so that the
+        cache keys of configurations without them are the ones they had before they existed.
+        """
+        values = dataclasses.asdict(self)
+        return {key: value for key, value in values.items()
+                if key not in _REGIME_DEFAULTS or value != _REGIME_DEFAULTS[key]}
+
+
+#: The adversarial and pretraining fields of :class:`TrainConfig` and their defaults.
+_ADVERSARIAL_FIELDS = ("attack", "epsilon", "attack_steps", "attack_step_size", "robust_n_test")
+_PRETRAIN_FIELDS = ("pretrain", "pretrain_epochs", "pretrain_lr", "pretrain_batch_size",
+                    "pretrain_weight_decay", "projector_dim")
+_REGIME_DEFAULTS: dict[str, Any] = {
+    f.name: f.default for f in dataclasses.fields(TrainConfig)
+    if f.name in _ADVERSARIAL_FIELDS + _PRETRAIN_FIELDS
+}
 
 
 def config_from_dict(cls: type, values: Mapping[str, Any] | None) -> Any:
@@ -229,6 +359,17 @@ class TrainResult:
         Class names of the output units.
     cached:
         Whether the run was found finished in the cache (no training happened).
+    robust:
+        Adversarially trained runs: the robust test accuracy under PGD-``steps`` at the
+        training epsilon, ``{"attack", "steps", "epsilon", "n_images", "clean_acc",
+        "robust_acc"}`` (clean and robust top-1 in % on the same ``n_images`` test images;
+        epsilon in 1/255); ``None`` otherwise.
+    pretraining:
+        SimSiam runs: ``{"method", "history", "z_std", "z_std_reference", "collapsed",
+        "seconds"}`` -- one history row per pretraining epoch (``epoch``, ``loss``, ``z_std``,
+        ``seconds``) and the collapse check of the final epoch (the per-dimension std of the
+        l2-normalised projector output, about ``1 / sqrt(projector_dim)`` without collapse and
+        0 with it); ``test_acc`` is then the linear probe's top-1. ``None`` otherwise.
     """
 
     name: str
@@ -239,15 +380,27 @@ class TrainResult:
     test_acc: float
     classes: list[str]
     cached: bool = False
+    robust: dict[str, Any] | None = None
+    pretraining: dict[str, Any] | None = None
+
+    @property
+    def robust_acc(self) -> float | None:
+        """Top-1 (%) under PGD at the training epsilon; ``None`` unless adversarially trained."""
+        return None if self.robust is None else float(self.robust["robust_acc"])
 
 
 # --------------------------------------------------------------------------- runs on disk
 
 
 def resolve(
-    config: TrainConfig | Mapping[str, Any] | None, dataset: str, *, seed: int | None = None
+    config: TrainConfig | Mapping[str, Any] | None,
+    dataset: str,
+    *,
+    seed: int | None = None,
+    regime: str = "standard",
+    epsilon: float = 0.0,
 ) -> TrainConfig:
-    """Fill in the data-set dependent defaults of ``config`` for a model trained on ``dataset``.
+    """Fill in the data-set and regime dependent settings of ``config`` for a model of ``dataset``.
 
     Parameters
     ----------
@@ -257,15 +410,29 @@ def resolve(
         The project data set (``"tiny-imagenet"``, ``"cifar10"``, ...).
     seed:
         If given, replaces ``config.seed``.
+    regime, epsilon:
+        The training regime of the model name (:data:`REGIMES`) and, for ``"adversarial"``,
+        its L-inf radius in units of 1/255 (see :attr:`signseg.zoo.ZooEntry.regime`).
 
     Returns
     -------
     TrainConfig
-        With ``width`` (:data:`DEFAULT_WIDTH`) and ``augment`` (:data:`DEFAULT_AUGMENT`) set.
+        With ``width`` (:data:`DEFAULT_WIDTH`) and ``augment`` (:data:`DEFAULT_AUGMENT`) set,
+        the regime merged in (``epsilon`` and ``attack``, default ``"fgsm_rs"``, for
+        ``"adversarial"``; ``pretrain="simsiam"`` for ``"simsiam"``) and the settings that
+        have no effect reset to their defaults: the attack's when ``epsilon`` is 0, the
+        pretraining's without pretraining. So the ``epsilon = 0`` member of a sweep trained
+        with one configuration is exactly the plain model's run.
+
+    Raises
+    ------
+    InvalidInputError
+        The configuration asks for another regime than the model name has (e.g. ``epsilon``
+        for a plain name): the message names the zoo name to use.
     """
     if not isinstance(config, TrainConfig):
         config = TrainConfig.from_dict(config)
-    changes: dict[str, Any] = {}
+    changes: dict[str, Any] = _regime_changes(config, regime, epsilon)
     if config.width is None:
         changes["width"] = DEFAULT_WIDTH[dataset]
     if config.augment is None:
@@ -273,6 +440,39 @@ def resolve(
     if seed is not None:
         changes["seed"] = seed
     return dataclasses.replace(config, **changes)
+
+
+def _regime_changes(config: TrainConfig, regime: str, epsilon: float) -> dict[str, Any]:
+    """The fields :func:`resolve` sets for a model name's regime (see there)."""
+    if regime not in REGIMES:
+        raise InvalidInputError(f"regime must be one of {REGIMES}, got {regime!r}")
+    wanted_epsilon = epsilon if regime == "adversarial" else 0.0
+    if config.epsilon not in (0.0, wanted_epsilon):
+        raise InvalidInputError(
+            f"epsilon={config.epsilon} in the training configuration, but the model name fixes "
+            f"epsilon={wanted_epsilon:g}: the robust models are the zoo names ending in "
+            f"'_linf<epsilon>' (e.g. tinyimagenet_resnet8_linf{config.epsilon:g}); leave epsilon out"
+        )
+    if config.pretrain != "none" and regime != "simsiam":
+        raise InvalidInputError(
+            f"pretrain={config.pretrain!r} in the training configuration, but only the zoo names "
+            "ending in '_simsiam' are pretrained (e.g. tinyimagenet_resnet8_simsiam); leave "
+            "pretrain out"
+        )
+    changes: dict[str, Any] = {}
+    if regime == "adversarial" and epsilon > 0:
+        attack = "fgsm_rs" if config.attack == "none" else config.attack
+        steps = config.attack_steps or (1 if attack == "fgsm_rs" else _DEFAULT_PGD_STEPS)
+        if attack == "fgsm_rs" and steps != 1:
+            raise InvalidInputError(f"attack 'fgsm_rs' takes one step (got attack_steps={steps})")
+        changes.update(attack=attack, epsilon=float(epsilon), attack_steps=steps)
+    else:
+        changes.update({key: _REGIME_DEFAULTS[key] for key in _ADVERSARIAL_FIELDS})
+    if regime == "simsiam":
+        changes["pretrain"] = "simsiam"
+    else:
+        changes.update({key: _REGIME_DEFAULTS[key] for key in _PRETRAIN_FIELDS})
+    return changes
 
 
 def run_dir(name: str, config: TrainConfig) -> Path:
@@ -288,9 +488,12 @@ def run_dir(name: str, config: TrainConfig) -> Path:
     return cache_dir("models", f"{name}-{key}")
 
 
-def checkpoint_path(directory: Path, epoch: int) -> Path:
-    """The checkpoint file of ``epoch`` (0: the initialisation) in a run folder."""
-    return directory / f"epoch_{epoch:03d}.pt"
+def checkpoint_path(directory: Path, epoch: int, prefix: str = "epoch") -> Path:
+    """The checkpoint file of ``epoch`` (0: the initialisation) in a run folder.
+
+    ``prefix="pretrain"`` names the SimSiam pretraining checkpoints of the same folder.
+    """
+    return directory / f"{prefix}_{epoch:03d}.pt"
 
 
 def _checkpoint_fix(path: str | Path) -> str:
@@ -364,4 +567,6 @@ def finished_run(name: str, config: TrainConfig) -> TrainResult | None:
         test_acc=float(meta["test_acc"]),
         classes=list(meta["classes"]),
         cached=True,
+        robust=meta.get("robust"),
+        pretraining=meta.get("pretraining"),
     )

@@ -19,6 +19,20 @@
   a linear ("onecycle") or cosine decay to zero, per step; random 4-px-padded crops and
   horizontal flips for CIFAR-10 and the procedural set, none for MNIST. Test accuracy on the
   data set's test split after every epoch (and of the initialisation, epoch 0).
+* **Adversarial training** (``_linf<eps>`` names, ``config.attack``): every training batch,
+  after augmentation, is replaced by its adversarial version (:mod:`signseg.adversarial`,
+  FGSM with a random start or PGD at ``epsilon / 255`` in pixel space, random starts drawn
+  from the epoch's random stream). **Choice:** the attack sees the network in train mode, as
+  the step that follows does (batch statistics; Wong et al. 2020), but the attack's forward
+  passes leave the batch-norm running statistics untouched, so they are updated once per
+  step, by the adversarial batch, as in clean training. After training, the robust accuracy
+  under PGD-10 at the training epsilon (eval mode) on ``robust_n_test`` test images goes
+  into ``meta.json`` (:attr:`TrainResult.robust`).
+* **SimSiam** (``_simsiam`` names, ``config.pretrain``): the backbone is first pretrained
+  without labels (:mod:`signseg.simsiam`, ``pretrain_*.pt`` checkpoints in the same folder),
+  then frozen -- eval-mode batch norm, no gradients -- and only the readout is trained (the
+  linear probe) with the usual recipe for ``epochs``; ``epoch_000.pt`` is the pretrained
+  backbone with the initial readout.
 """
 
 from __future__ import annotations
@@ -36,26 +50,33 @@ import torch.nn.functional as F
 from torch import nn
 from .progress import tqdm
 
-from . import zoo
+from . import adversarial, simsiam, zoo
 from .architectures import ARCHITECTURE_VERSION
-from .cache import atomic_torch_save, atomic_write_text
-from .errors import DamagedFileError, InvalidInputError
-from .files import warn_recomputing
+from .cache import atomic_write_text
+from .errors import InvalidInputError
+from .loops import (  # noqa: F401  (lr_factor re-exported: the training API as it was)
+    epoch_generator as _epoch_generator,
+    lr_factor,
+    memory_format as _memory_format,
+    network_input as _network_input,
+    resume as _resume,
+    save_checkpoint as _save_checkpoint,
+    to_unit as _to_unit,
+)
 from .preprocessing import Preprocessing
 from .runs import (  # noqa: F401  (re-exported: the training API as it was)
     AUGMENTATIONS,
     DEFAULT_AUGMENT,
     META,
     OPTIMIZERS,
+    ROBUST_EVAL_STEPS,
     SCHEDULES,
     TRAINING_VERSION,
     TrainConfig,
     TrainResult,
-    checkpoint_path,
     checkpoint_state_dict,
     config_from_dict,
     finished_run,
-    read_checkpoint,
     resolve,
     run_dir,
 )
@@ -92,16 +113,17 @@ def resolve_config(
 ) -> TrainConfig:
     """Fill in the data-set dependent defaults of ``config`` for the project model ``name``.
 
-    :func:`signseg.runs.resolve` with the data set of ``name``: ``width``
-    (:data:`~signseg.runs.DEFAULT_WIDTH`) and ``augment`` are set; ``seed`` replaces
-    ``config.seed`` when given.
+    :func:`signseg.runs.resolve` with the data set and training regime of ``name``: ``width``
+    (:data:`~signseg.runs.DEFAULT_WIDTH`) and ``augment`` are set, the regime of a ``_linf``
+    or ``_simsiam`` name merged in; ``seed`` replaces ``config.seed`` when given.
 
     Raises
     ------
     InvalidInputError
         ``name`` is not a project model.
     """
-    return resolve(config, _project_entry(name).dataset, seed=seed)
+    entry = _project_entry(name)
+    return resolve(config, entry.dataset, seed=seed, regime=entry.regime, epsilon=entry.epsilon)
 
 
 def _project_entry(name: str) -> zoo.ZooEntry:
@@ -156,7 +178,7 @@ def load(
     if entry.source == "project" and pretrained:
         resolved = resolve_config(name, config, seed=seed)
         if finished_run(name, resolved) is None:
-            print(f"signseg: training {name} (not in the cache; {resolved.epochs} epochs, "
+            print(f"signseg: training {name} (not in the cache; {_describe(resolved)}, "
                   f"{resolved.n_train or 'all'} training images) into {run_dir(name, resolved)}",
                   flush=True)
             train(name, resolved, progress=progress)
@@ -169,27 +191,17 @@ def load(
                     progress=progress)
 
 
+def _describe(config: TrainConfig) -> str:
+    """``"3 epochs"``, ``"3 epochs of fgsm_rs training at epsilon 4/255"`` or
+    ``"10 SimSiam epochs, then 3 epochs of linear probe"``."""
+    if config.pretrain != "none":
+        return f"{config.pretrain_epochs} SimSiam epochs, then {config.epochs} epochs of linear probe"
+    if config.attack != "none":
+        return f"{config.epochs} epochs of {config.attack} training at epsilon {config.epsilon:g}/255"
+    return f"{config.epochs} epochs"
+
+
 # --------------------------------------------------------------------------- pieces
-
-
-def lr_factor(step: int, total: int, schedule: str, warmup: float) -> float:
-    """Learning-rate multiplier at 0-based optimizer ``step`` of ``total``.
-
-    Linear warm-up from ``1 / w`` to 1 over the first ``w = round(warmup * total)`` steps, then
-    ``"onecycle"``: linear decay towards 0; ``"cosine"``: half-cosine decay towards 0;
-    ``"constant"``: 1.
-    """
-    if schedule not in SCHEDULES:
-        raise InvalidInputError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
-    warm = round(warmup * total)
-    if step < warm:
-        return (step + 1) / warm
-    if schedule == "constant":
-        return 1.0
-    progress = (step - warm) / max(1, total - warm)
-    if schedule == "onecycle":
-        return 1.0 - progress
-    return 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def augment_batch(
@@ -212,33 +224,6 @@ def augment_batch(
     # advanced indexing on dims 0, 2, 3 puts the channel dim last: [B, H, W, C]
     out = padded.permute(0, 2, 3, 1)[index, rows[:, :, None], cols[:, None, :]]
     return out.permute(0, 3, 1, 2).contiguous()
-
-
-def _to_unit(images: torch.Tensor) -> torch.Tensor:
-    return images.float().div_(255.0) if images.dtype == torch.uint8 else images.float()
-
-
-#: Narrowest convolution (channels) that still gets the channels-last layout: oneDNN's
-#: AVX2 1x1 weight-gradient kernel in torch 2.14 never returns for 2-channel convolutions
-#: in channels-last layout, and the backward pass of the project ResNets with 3 to 7
-#: channels crashes the process (segmentation fault or "double free"; ResNet-8/20, batch
-#: 64 of 32 px; VGG and AlexNet are unaffected); such tiny layers gain nothing from it.
-_CHANNELS_LAST_MIN_CHANNELS = 8
-
-
-def _memory_format(model: nn.Module) -> torch.memory_format:
-    """Channels-last (about 1.5x faster CPU convolutions) unless a convolution is too narrow."""
-    convolutions = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
-    narrowest = min((c.out_channels for c in convolutions), default=0)
-    if convolutions and narrowest >= _CHANNELS_LAST_MIN_CHANNELS:
-        return torch.channels_last
-    return torch.contiguous_format
-
-
-def _network_input(preprocessing: Preprocessing, images01: torch.Tensor,
-                   memory_format: torch.memory_format) -> torch.Tensor:
-    """Preprocessed batch in the model's memory layout."""
-    return preprocessing(images01).contiguous(memory_format=memory_format)
 
 
 def evaluate(
@@ -267,19 +252,14 @@ def evaluate(
     return 100.0 * correct / max(1, images.shape[0])
 
 
-def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
-    """The random stream of one epoch (shuffling and augmentation), independent of the past."""
-    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-
-
-def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+def _optimizer(parameters: list[nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:
     if config.optimizer == "adamw":
         return torch.optim.AdamW(
-            model.parameters(), lr=config.lr, betas=(config.momentum, 0.999),
+            parameters, lr=config.lr, betas=(config.momentum, 0.999),
             weight_decay=config.weight_decay,
         )
     return torch.optim.SGD(
-        model.parameters(),
+        parameters,
         lr=config.lr,
         momentum=config.momentum,
         nesterov=config.nesterov and config.momentum > 0,
@@ -287,8 +267,51 @@ def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     )
 
 
+def _trainable(model: nn.Module, readout: str, config: TrainConfig) -> list[nn.Parameter]:
+    """The parameters training updates: all of them, or the readout's on a pretrained backbone.
+
+    With pretraining, every other parameter stops requiring gradients (the frozen backbone).
+    """
+    if config.pretrain == "none":
+        return list(model.parameters())
+    head = model.get_submodule(readout)
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    for parameter in head.parameters():
+        parameter.requires_grad_(True)
+    return list(head.parameters())
+
+
 def _steps_per_epoch(n_images: int, batch_size: int) -> int:
     return max(1, n_images // batch_size)
+
+
+def _adversarial_batch(
+    model: nn.Module,
+    images: torch.Tensor,
+    targets: torch.Tensor,
+    preprocessing: Preprocessing,
+    config: TrainConfig,
+    generator: torch.Generator,
+    layout: torch.memory_format,
+) -> torch.Tensor:
+    """The adversarial version of a training batch (model in train mode; see the module notes).
+
+    The batch-norm running statistics (every buffer) are restored after the attack, so only the
+    training step's own forward pass updates them.
+    """
+    saved = [buffer.clone() for buffer in model.buffers()]
+    try:
+        return adversarial.perturb(
+            model, images, targets, config.epsilon, attack=config.attack,
+            steps=config.attack_steps, step_size=config.attack_step_size,
+            preprocessing=lambda pixels: _network_input(preprocessing, pixels, layout),
+            seed=generator,
+        )
+    finally:
+        with torch.no_grad():
+            for buffer, value in zip(model.buffers(), saved):
+                buffer.copy_(value)
 
 
 def _train_epoch(
@@ -302,8 +325,12 @@ def _train_epoch(
     progress: bool,
     label: str,
 ) -> tuple[float, float, int]:
-    """One epoch of SGD; returns mean train loss, train accuracy (%) and the new step count."""
-    model.train()
+    """One epoch of SGD; returns mean train loss, train accuracy (%) and the new step count.
+
+    A pretrained (frozen) backbone stays in eval mode: its batch norm uses and keeps its
+    running statistics.
+    """
+    model.train(config.pretrain == "none")
     generator = _epoch_generator(config.seed, epoch)
     order = torch.randperm(data.images.shape[0], generator=generator)
     n_steps = _steps_per_epoch(order.numel(), config.batch_size)
@@ -317,6 +344,9 @@ def _train_epoch(
             padding = _CROP_PADDING if config.augment == "crop_flip" else 0
             images = augment_batch(images, generator, padding)
         targets = data.targets[index]
+        if config.attack != "none":
+            images = _adversarial_batch(model, images, targets, data.preprocessing, config,
+                                        generator, memory_format)
         for group in optimizer.param_groups:
             group["lr"] = config.lr * lr_factor(step, total_steps, config.schedule, config.warmup)
         logits = model(_network_input(data.preprocessing, images, memory_format))
@@ -400,7 +430,11 @@ def train(
     test_data = _load_split(entry, config, "test")
     model = zoo.build(name, seed=config.seed, width=config.width)
     model = model.to(memory_format=_memory_format(model))
-    optimizer = _optimizer(model, config)
+    pretraining = None
+    if config.pretrain == "simsiam":
+        pretraining = simsiam.pretrain(model, entry.readout, train_data.images, entry.preprocessing,
+                                       config, directory, progress=progress, label=name)
+    optimizer = _optimizer(_trainable(model, entry.readout, config), config)
     start, step, history = _resume(directory, model, optimizer)
     if start is None:
         history = [_row(0, math.nan, math.nan, evaluate(model, test_data.images, test_data.targets, entry.preprocessing), 0.0)]
@@ -421,55 +455,45 @@ def train(
         epochs.set_postfix(loss=f"{loss:.3f}", test_acc=f"{test_acc:.1f}")
         if callback is not None:
             callback(epoch, dict(history[-1]))
-    _write_meta(directory, name, config, history, train_data.classes)
+    robust = _robust_evaluation(model, test_data, config, progress)
+    _write_meta(directory, name, config, history, train_data.classes,
+                {"robust": robust, "pretraining": pretraining})
     result = load_result(name, config)
     assert result is not None  # meta.json was just written
     result.cached = False
     return result
 
 
+def _robust_evaluation(model: nn.Module, test: _Split, config: TrainConfig,
+                       progress: bool) -> dict[str, Any] | None:
+    """Clean and PGD-10 accuracy at the training epsilon on ``robust_n_test`` test images.
+
+    ``None`` for runs without adversarial training. The images are a class-balanced subset
+    (seed ``data_seed``) of the evaluated test images; the attack's random starts are seeded
+    by ``seed``.
+    """
+    if config.attack == "none":
+        return None
+    from .data.dataset import balanced_indices
+
+    count = test.images.shape[0]
+    index = torch.arange(count)
+    if config.robust_n_test is not None and config.robust_n_test < count:
+        index = balanced_indices(test.targets, config.robust_n_test, config.data_seed)
+    images, targets = test.images[index], test.targets[index]
+    robust = adversarial.robust_accuracy(
+        model, images, targets, config.epsilon, steps=ROBUST_EVAL_STEPS,
+        preprocessing=test.preprocessing, seed=config.seed, progress=progress,
+    )
+    return {"attack": "pgd", "steps": ROBUST_EVAL_STEPS, "epsilon": config.epsilon,
+            "n_images": int(index.numel()),
+            "clean_acc": evaluate(model, images, targets, test.preprocessing),
+            "robust_acc": robust}
+
+
 def _row(epoch: int, loss: float, train_acc: float, test_acc: float, seconds: float) -> dict[str, float]:
     return {"epoch": epoch, "train_loss": loss, "train_acc": train_acc, "test_acc": test_acc,
             "seconds": seconds}
-
-
-def _save_checkpoint(
-    directory: Path,
-    epoch: int,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    step: int,
-    history: list[dict[str, float]],
-) -> None:
-    atomic_torch_save(
-        {
-            "epoch": epoch,
-            "step": step,
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "history": history,
-        },
-        checkpoint_path(directory, epoch),
-    )
-
-
-def _resume(
-    directory: Path, model: nn.Module, optimizer: torch.optim.Optimizer
-) -> tuple[int | None, int, list[dict[str, float]]]:
-    """Restore the last complete epoch's checkpoint, if any: (epoch, step, history)."""
-    saved = sorted(directory.glob("epoch_*.pt"))
-    while saved:
-        try:
-            state = read_checkpoint(saved[-1])
-            break
-        except DamagedFileError as error:  # an interrupted or damaged write: step back one epoch
-            warn_recomputing(error, "resumes from the epoch before")
-            saved.pop().unlink(missing_ok=True)
-    if not saved:
-        return None, 0, []
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    return int(state["epoch"]), int(state["step"]), list(state["history"])
 
 
 def _write_meta(
@@ -478,7 +502,9 @@ def _write_meta(
     config: TrainConfig,
     history: list[dict[str, float]],
     classes: list[str],
+    records: Mapping[str, Any],
 ) -> None:
+    """Write ``meta.json``; ``records`` (robust accuracy, pretraining) are added unless ``None``."""
     meta = {
         "name": name,
         "config": config.to_dict(),
@@ -489,5 +515,6 @@ def _write_meta(
         "train_seconds": sum(row["seconds"] for row in history),
         "classes": classes,
         "history": history,
+        **{key: value for key, value in records.items() if value is not None},
     }
     atomic_write_text(directory / META, json.dumps(meta, indent=1, allow_nan=True))

@@ -13,7 +13,12 @@ Three sources:
 * ``"project"`` — small networks of :mod:`signseg.architectures` trained by
   :mod:`signseg.train` on ``procedural``, ``cifar10``, ``mnist`` or ``tiny-imagenet``: names
   ``{prefix}_{arch}`` and ``{prefix}_{arch}_tanh`` (every ReLU replaced by Tanh), where the
-  prefix is the data set's name without hyphens (``tinyimagenet_resnet8``).
+  prefix is the data set's name without hyphens (``tinyimagenet_resnet8``). The ReLU
+  ResNets also come in two training regimes (:attr:`ZooEntry.regime`), same architecture:
+  ``{prefix}_{arch}_linf{eps}`` adversarially trained at L-inf radius ``eps / 255`` for ``eps``
+  in :data:`ROBUST_EPSILONS` (``tinyimagenet_resnet8_linf4``, ``..._linf0.5``), and
+  ``{prefix}_{arch}_simsiam``: a SimSiam-pretrained, frozen backbone with a linear readout
+  trained on the labels (see :class:`signseg.runs.TrainConfig`).
 
 >>> from signseg import zoo
 >>> zoo.names(source="project", dataset="mnist")[:2]
@@ -52,7 +57,10 @@ __all__ = [
     "DATASETS",
     "PROJECT_DATASETS",
     "DEFAULT_WIDTH",
+    "ROBUST_EPSILONS",
+    "REGIME_FAMILIES",
     "names",
+    "robust_name",
     "info",
     "build",
     "load",
@@ -85,6 +93,13 @@ _PROJECT_PREPROCESSING: dict[str, Preprocessing] = {
     "procedural": Preprocessing(size=32, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25)),
     "tiny-imagenet": Preprocessing(size=32, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)),
 }
+
+#: L-inf radii (units of 1/255) of the adversarially trained project models: the paper's
+#: robust ResNet-50s (Salman et al. 2020). Their ``eps = 0`` member is the plain model.
+ROBUST_EPSILONS = published.ROBUST_EPSILONS  # the published ResNet-50s' radii, (0.5, 1, 2, 4, 8)
+
+#: Project families that come in the adversarial and SimSiam regimes (ReLU networks only).
+REGIME_FAMILIES = ("resnet",)
 
 #: Number of classes of each project data set (fixed by the data set, so that entries can be
 #: listed without reading any data).
@@ -144,12 +159,11 @@ class ZooEntry:
     top1:
         Published ImageNet top-1 accuracy (%) of those weights; ``None`` for project models.
     regime:
-        How the weights were trained: ``"standard"`` (supervised, clean images),
-        ``"adversarial"`` (L-inf adversarial training at ``epsilon``) or ``"simsiam"``
-        (self-supervised backbone, frozen, with a linear readout).
+        How the network was trained (:data:`signseg.runs.REGIMES`): ``"standard"``
+        (supervised), ``"adversarial"`` (L-inf adversarial training at ``epsilon``) or
+        ``"simsiam"`` (self-supervised backbone, frozen, with a linear readout).
     epsilon:
-        L-inf radius of adversarial training in units of 1/255 (``4.0`` means 4/255); 0 unless
-        ``"adversarial"``.
+        L-inf radius of adversarial training in units of 1/255 (0 unless ``"adversarial"``).
     """
 
     name: str
@@ -191,6 +205,9 @@ class ZooModel:
     history:
         Project models: per-epoch ``epoch``, ``train_loss``, ``train_acc``, ``test_acc``,
         ``seconds``; else ``None``.
+    robust_accuracy:
+        Adversarially trained project models: top-1 (%) under PGD-10 at the training epsilon
+        (:attr:`signseg.runs.TrainResult.robust`); else ``None``.
     """
 
     name: str
@@ -201,6 +218,7 @@ class ZooModel:
     classes: list[str]
     checkpoints: list[Path] = field(default_factory=list)
     history: pd.DataFrame | None = None
+    robust_accuracy: float | None = None
 
     def readout_layer(self) -> nn.Linear:
         """The output ``nn.Linear`` (pre-softmax logits)."""
@@ -317,11 +335,28 @@ def name_prefix(dataset: str) -> str:
     return dataset.replace("-", "")
 
 
+def _regime_suffix(regime: str, epsilon: float) -> str:
+    """``""``, ``"_linf4"`` / ``"_linf0.5"`` or ``"_simsiam"``."""
+    if regime == "adversarial":
+        return f"_linf{epsilon:g}"
+    return "" if regime == "standard" else f"_{regime}"
+
+
+def _variants(spec: architectures.ArchSpec) -> Iterator[tuple[str, str, float]]:
+    """(activation, regime, epsilon) of every zoo model of one project architecture."""
+    for activation in architectures.ACTIVATIONS:
+        yield activation, "standard", 0.0
+    if spec.family in REGIME_FAMILIES:
+        for epsilon in ROBUST_EPSILONS:
+            yield "relu", "adversarial", epsilon
+        yield "relu", "simsiam", 0.0
+
+
 def _project_entries() -> Iterator[ZooEntry]:
     for dataset in PROJECT_DATASETS:
         for arch, spec in architectures.ARCHS.items():
-            for activation in architectures.ACTIVATIONS:
-                suffix = "" if activation == "relu" else f"_{activation}"
+            for activation, regime, epsilon in _variants(spec):
+                suffix = ("" if activation == "relu" else f"_{activation}") + _regime_suffix(regime, epsilon)
                 yield ZooEntry(
                     name=f"{name_prefix(dataset)}_{arch}{suffix}",
                     source="project",
@@ -334,6 +369,8 @@ def _project_entries() -> Iterator[ZooEntry]:
                     readout=architectures.READOUT,
                     preprocessing=_PROJECT_PREPROCESSING[dataset],
                     num_classes=_num_classes(dataset),
+                    regime=regime,
+                    epsilon=epsilon,
                 )
 
 
@@ -464,6 +501,31 @@ def names(source: str | None = None, dataset: str | None = None) -> list[str]:
     ]
 
 
+def robust_name(name: str, epsilon: float) -> str:
+    """The zoo name of the project model ``name`` adversarially trained at ``epsilon`` (1/255).
+
+    ``epsilon = 0`` gives ``name`` itself, so a sweep is
+    ``[robust_name("tinyimagenet_resnet8", e) for e in (0, *ROBUST_EPSILONS)]``.
+
+    Raises
+    ------
+    UnknownNameError
+        ``name`` is not a plain ReLU project model of a :data:`REGIME_FAMILIES` family, or
+        ``epsilon`` is not 0 or one of :data:`ROBUST_EPSILONS`.
+    """
+    entry = info(name)
+    if epsilon == 0 and entry.regime == "standard":
+        return name
+    robust = f"{name}{_regime_suffix('adversarial', float(epsilon))}"
+    if entry.regime != "standard" or robust not in _registry():
+        raise UnknownNameError(
+            f"no adversarially trained variant of {name!r} at epsilon={epsilon}: robust variants "
+            f"exist for the plain ReLU {'/'.join(REGIME_FAMILIES)} project models at epsilon "
+            f"in {list(ROBUST_EPSILONS)} (units of 1/255), or 0 for the model itself"
+        )
+    return robust
+
+
 def info(name: str) -> ZooEntry:
     """The :class:`ZooEntry` of ``name`` (no weights are loaded).
 
@@ -572,13 +634,15 @@ def load(
     seed:
         Initialisation seed; for project models also the training seed (it replaces
         ``train_config.seed``), so ``load(name, False, seed=s)`` equals epoch 0 of
-        ``load(name, True, seed=s)``.
+        ``load(name, True, seed=s)`` (except for ``_simsiam`` models, whose epoch 0 is the
+        pretrained backbone with the initial linear readout).
     epoch:
         Project models only: load the checkpoint after this epoch (0 = initialisation;
-        default: the last).
+        default: the last). For ``_simsiam`` models the epochs are the linear probe's.
     train_config:
         Project models only: a :class:`signseg.train.TrainConfig` or a dictionary of its fields
-        (a profile's ``train[dataset]`` section). Default: ``TrainConfig()``.
+        (a profile's ``train[dataset]`` section). Default: ``TrainConfig()``. The model
+        name's regime is merged in (:func:`signseg.runs.resolve`).
     download:
         torchvision and published models: download missing weights into the torch hub cache.
     progress:
@@ -648,7 +712,8 @@ def _load_project(
     epoch: int | None,
     train_config: "runs.TrainConfig | Mapping[str, Any] | None",
 ) -> ZooModel:
-    config = runs.resolve(train_config, entry.dataset, seed=seed)
+    config = runs.resolve(train_config, entry.dataset, seed=seed, regime=entry.regime,
+                          epsilon=entry.epsilon)
     if not pretrained:
         if epoch is not None:
             raise InvalidInputError("epoch only applies to pretrained=True (trained checkpoints)")
@@ -680,4 +745,5 @@ def _load_project(
         classes=list(result.classes),
         checkpoints=list(result.checkpoints),
         history=result.history,
+        robust_accuracy=result.robust_acc,
     )

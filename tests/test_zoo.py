@@ -31,11 +31,12 @@ PAPER_TABLES = Path(__file__).resolve().parents[1] / "signseg" / "reference" / "
 
 
 def test_registry_lists_every_model_once():
+    regimes = ("_linf0.5", "_linf1", "_linf2", "_linf4", "_linf8", "_simsiam")
     expected_project = [
         f"{dataset}_{arch}{suffix}"
         for dataset in ("procedural", "cifar10", "mnist", "tinyimagenet")
         for arch in PROJECT_ARCHS
-        for suffix in ("", "_tanh")
+        for suffix in ("", "_tanh", *(regimes if arch.startswith("resnet") else ()))
     ]
     assert zoo.names(source="torchvision") == TORCHVISION_NAMES
     assert zoo.names(source="project") == expected_project
