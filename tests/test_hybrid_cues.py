@@ -123,6 +123,15 @@ def test_cue_conflict_set_and_its_controls():
     assert set(cues.controls()) == {"shape_only", "texture_only"}
 
 
+def test_chunks_do_not_change_the_set(monkeypatch):
+    dataset = _mid_grey_set(n=10, classes=4)
+    whole = hc.cue_conflict(dataset, seed=3, patch=4)
+    monkeypatch.setattr(hc, "_CHUNK", 3)
+    chunked = hc.cue_conflict(dataset, seed=3, patch=4)
+    for name in ("conflict", "shape_only", "texture_only"):
+        assert torch.equal(getattr(whole, name).images, getattr(chunked, name).images)
+
+
 def test_cue_conflict_errors():
     dataset = _mid_grey_set()
     grey = ImageDataset("g", "val", dataset.images[:, :1], dataset.targets, dataset.classes)

@@ -18,23 +18,25 @@ LUMINANCE = (0.299, 0.587, 0.114)
 
 
 def _rgb(images: torch.Tensor) -> torch.Tensor:
-    """``images`` as float64 after checking they are ``[n, 3, H, W]``."""
+    """``images`` after checking they are ``[n, 3, H, W]``; floats keep their dtype, other
+    dtypes become float64."""
     images = torch.as_tensor(images)
     if images.dim() != 4 or images.shape[1] != 3:
         raise InvalidInputError(f"images must be RGB [n, 3, H, W]; got shape {tuple(images.shape)}.")
-    return images.double()
+    return images if images.is_floating_point() else images.double()
 
 
 def luminance(images: torch.Tensor) -> torch.Tensor:
-    """Luminance ``0.299 R + 0.587 G + 0.114 B`` ``[n, H, W]`` (float64) of RGB images
-    ``[n, 3, H, W]`` (any range: the map is linear)."""
+    """Luminance ``0.299 R + 0.587 G + 0.114 B`` ``[n, H, W]`` of RGB images ``[n, 3, H, W]``
+    (any range: the map is linear; float inputs keep their dtype, others give float64)."""
     images = _rgb(images)
     return (images * images.new_tensor(LUMINANCE).view(1, 3, 1, 1)).sum(dim=1)
 
 
 def hsv_value_saturation(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """HSV value ``V = max(R, G, B)`` and saturation ``S = (max - min) / max`` (0 where
-    ``max = 0``), each ``[n, H, W]`` float64, of RGB images ``[n, 3, H, W]`` in ``[0, 1]``."""
+    ``max = 0``), each ``[n, H, W]``, of RGB images ``[n, 3, H, W]`` in ``[0, 1]`` (float
+    inputs keep their dtype, others give float64)."""
     images = _rgb(images)
     value = images.amax(dim=1)
     spread = value - images.amin(dim=1)

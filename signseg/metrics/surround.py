@@ -129,7 +129,7 @@ def surround_colour(
     pandas.DataFrame
         One row per image: ``brightness``, ``saturation``, ``luminance``, ``white_fraction``.
     """
-    images = check_images(images)
+    images = check_images(images).double()
     value, saturation = hsv_value_saturation(images)
     n, height, width = value.shape
     regions = torch.as_tensor(regions, dtype=torch.bool)
