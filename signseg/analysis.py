@@ -306,6 +306,7 @@ def accuracy_under_ablation(
     datasets: Mapping[str, LabelledImages],
     signs: Sequence[str],
     alphas: Sequence[float],
+    decide: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> pd.DataFrame:
     """Top-1 accuracy on each data-set variant with every readout unit sign-ablated.
 
@@ -314,8 +315,11 @@ def accuracy_under_ablation(
     returns such a mapping) to an :class:`~signseg.data.dataset.ImageDataset` or to
     ``(images in [0, 1], targets)``. The penultimate features of each variant are computed
     once; every ``(sign, alpha)`` is a matrix product with the ablated readout
-    (:func:`readout_logits_under_ablation`). Returns rows ``sign``, ``alpha``, ``variant``,
-    ``accuracy``, ``ci_low``, ``ci_high`` (Wilson 95%), ``n``.
+    (:func:`readout_logits_under_ablation`). ``decide`` maps logits ``[n, classes]`` to the
+    predicted labels ``[n]`` when the targets are not the model's classes (e.g. ImageNet ->
+    IN-9: ``lambda z: signseg.data.bgchallenge.in9_decisions(z, label_map)``); default the
+    arg-max. Returns rows ``sign``, ``alpha``, ``variant``, ``accuracy``, ``ci_low``,
+    ``ci_high`` (Wilson 95%), ``n``.
     """
     if not datasets:
         raise InvalidInputError("datasets is empty; pass at least one variant")
@@ -324,7 +328,7 @@ def accuracy_under_ablation(
     rows = []
     for sign, alpha, logits in readout_logits_under_ablation(model, features, signs, alphas):
         for variant, (_, targets) in pairs.items():
-            predicted = logits[variant].argmax(dim=1)
+            predicted = logits[variant].argmax(dim=1) if decide is None else decide(logits[variant])
             correct = int((predicted == targets.to(predicted.device)).sum())
             n = len(predicted)
             low, high = wilson_interval(correct, n, 0.95)
@@ -350,7 +354,10 @@ def shape_bias_under_ablation(
     cue_conflict:
         A :class:`~signseg.data.hybrid_cues.CueConflictSet`, or an
         :class:`~signseg.data.dataset.ImageDataset` whose ``targets`` are the shape classes
-        and ``meta["texture_target"]`` the texture classes.
+        and ``meta["texture"]`` the texture classes (as Geirhos et al.'s set from
+        :func:`signseg.data.cueconflict.load_cue_conflict`, with
+        ``aggregate=signseg.data.cueconflict.category_probabilities`` for ImageNet models).
+        Images whose shape and texture class agree are left out of every measure.
     signs, alphas:
         Ablation conditions; alpha 0 (intact) is always included, under every sign.
     confidence:
@@ -370,11 +377,12 @@ def shape_bias_under_ablation(
         (:func:`signseg.metrics.shape_bias.geirhos_shape_bias`).
     """
     conflict = getattr(cue_conflict, "conflict", cue_conflict)
-    if not isinstance(conflict, ImageDataset) or "texture_target" not in conflict.meta:
+    if not isinstance(conflict, ImageDataset) or "texture" not in conflict.meta:
         raise InvalidInputError(
             "cue_conflict must be a CueConflictSet (signseg.data.hybrid_cues.cue_conflict) or an "
-            "ImageDataset with meta['texture_target']; got " + type(cue_conflict).__name__)
-    shape, texture = conflict.targets, conflict.meta["texture_target"]
+            "ImageDataset with meta['texture'] (signseg.data.cueconflict.load_cue_conflict); got "
+            + type(cue_conflict).__name__)
+    shape, texture = conflict.targets, conflict.meta["texture"]
     features = {"conflict": model.features(conflict.images)}
     rows = []
     for sign, alpha, logits in readout_logits_under_ablation(model, features, signs, alphas):

@@ -154,3 +154,15 @@ def test_accuracy_under_ablation_takes_the_variants_as_they_are():
             row = table[(table["variant"] == variant) & (table["alpha"] == alpha)].iloc[0]
             assert row["accuracy"] == pytest.approx(float((predicted == split.targets).float().mean()))
             assert row["n"] == len(split)
+
+
+def test_accuracy_under_ablation_with_a_decision_rule():
+    model = zoo.load("procedural_resnet8", pretrained=False, seed=0)
+    dataset = _random_set(n=12, classes=5, size=32, seed=4)
+    variants = bb.background_challenge(dataset, ["original"], seed=0)
+    table = analysis.accuracy_under_ablation(model, variants, ["positive"], [],
+                                             decide=lambda z: z.view(len(z), 5, 2).sum(2).argmax(1))
+    with torch.no_grad():
+        logits = model.model(model.entry.preprocessing(variants["original"].float_images()))
+    expected = (logits.view(-1, 5, 2).sum(2).argmax(1) == variants["original"].targets).float().mean()
+    assert table.iloc[0]["accuracy"] == pytest.approx(float(expected))

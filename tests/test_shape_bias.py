@@ -41,9 +41,16 @@ def test_geirhos_shape_bias_by_hand():
     assert none["n"] == 0 and math.isnan(none["shape_bias"]) and math.isnan(none["ci_low"])
 
 
+def test_images_without_a_conflict_are_left_out():
+    logits = torch.cat([LOGITS, torch.tensor([[9.0, 0.0, 0.0], [0.0, 0.0, 9.0]])])
+    shape, texture = SHAPE + [0, 2], TEXTURE + [0, 2]  # two images whose cues agree
+    assert pairwise_shape_bias(logits, shape, texture) == pairwise_shape_bias(LOGITS, SHAPE, TEXTURE)
+    assert geirhos_shape_bias(logits, shape, texture) == geirhos_shape_bias(LOGITS, SHAPE, TEXTURE)
+    agree = geirhos_shape_bias(logits[4:], [0, 2], [0, 2])
+    assert agree["n"] == 0 and math.isnan(agree["shape_accuracy"])
+
+
 def test_shape_bias_errors():
-    with pytest.raises(InvalidInputError, match="same shape and texture class"):
-        pairwise_shape_bias(LOGITS, SHAPE, SHAPE)
     with pytest.raises(InvalidInputError, match="shape_targets must have one class per image"):
         geirhos_shape_bias(LOGITS, [0, 1], TEXTURE)
     with pytest.raises(InvalidInputError, match="texture_targets must index"):
@@ -57,7 +64,7 @@ def test_shape_bias_under_ablation_matches_the_ablated_network():
     texture = (shape + torch.from_numpy(rng.integers(1, 10, 40))) % 10
     images = torch.from_numpy(rng.integers(0, 256, (40, 3, 32, 32), dtype=np.uint8))
     conflict = ImageDataset("cc", "val", images, shape, [str(i) for i in range(10)],
-                            meta={"texture_target": texture})
+                            meta={"texture": texture})
     table = analysis.shape_bias_under_ablation(model, conflict, ["positive", "negative"], [1.0])
     assert len(table) == 4 and set(table["alpha"]) == {0.0, 1.0}
     for sign in ("positive", "negative"):
@@ -73,15 +80,15 @@ def test_shape_bias_under_ablation_matches_the_ablated_network():
             assert row["texture_accuracy"] == pytest.approx(float((predicted == texture).float().mean()))
     # aggregate: logits of 5 super-classes (pairs of outputs summed)
     pairs = ImageDataset("cc", "val", images, shape // 2, [str(i) for i in range(5)],
-                         meta={"texture_target": texture // 2})
-    keep = pairs.targets != pairs.meta["texture_target"]
+                         meta={"texture": texture // 2})
+    keep = pairs.targets != pairs.meta["texture"]
     pairs = pairs.subset(keep)
     summed = analysis.shape_bias_under_ablation(
         model, pairs, ["negative"], [], aggregate=lambda z: z.view(len(z), 5, 2).sum(2))
     with torch.no_grad():
         logits = model.model(model.entry.preprocessing(pairs.float_images())).view(-1, 5, 2).sum(2)
-    expected = pairwise_shape_bias(logits, pairs.targets, pairs.meta["texture_target"])
+    expected = pairwise_shape_bias(logits, pairs.targets, pairs.meta["texture"])
     assert summed.iloc[0]["shape_bias"] == pytest.approx(expected["shape_bias"])
-    with pytest.raises(InvalidInputError, match="texture_target"):
+    with pytest.raises(InvalidInputError, match="meta\\['texture'\\]"):
         analysis.shape_bias_under_ablation(model, ImageDataset("x", "val", images, shape, conflict.classes),
                                            ["negative"], [1.0])

@@ -104,7 +104,7 @@ class CueConflictSet:
     Attributes
     ----------
     conflict:
-        Hybrid images; ``targets`` are the shape classes, ``meta["texture_target"]`` the
+        Hybrid images; ``targets`` are the shape classes, ``meta["texture"]`` the
         texture classes, ``meta["shape_source"]`` / ``meta["texture_source"]`` the positions
         of images A and B in the input data set, ``meta["clipped"]`` the share of values
         clipped to ``[0, 1]``.
@@ -126,7 +126,7 @@ class CueConflictSet:
     @property
     def texture_targets(self) -> torch.Tensor:
         """``int64`` ``[n]``: the class of each hybrid's texture image."""
-        return self.conflict.meta["texture_target"]
+        return self.conflict.meta["texture"]
 
     def controls(self) -> dict[str, ImageDataset]:
         """``{"shape_only": ..., "texture_only": ...}`` for
@@ -329,7 +329,7 @@ def cue_conflict(
         parts["shape"].append(_to_uint8(_combine(grey, low_shape, float(neutral))))
         parts["texture"].append(_to_uint8(_combine(texture, float(neutral), low_texture)))
     texture_target = dataset.targets[partner]
-    meta = {"texture_target": texture_target, "shape_source": torch.arange(n), "texture_source": partner}
+    meta = {"texture": texture_target, "shape_source": torch.arange(n), "texture_source": partner}
     conflict = _as_dataset(dataset, parts["conflict"], dataset.targets, meta)
     shape_only = _as_dataset(dataset, parts["shape"], dataset.targets, {"shape_source": torch.arange(n)})
     texture_only = _as_dataset(dataset, parts["texture"], texture_target, {"texture_source": partner})

@@ -1,8 +1,10 @@
 """Shape bias on cue-conflict images: which of two conflicting cues decides the output.
 
-A cue-conflict image carries a shape cue of class ``s`` and a texture cue of class ``t != s``
-(Geirhos et al. 2019; offline: :mod:`signseg.data.hybrid_cues`). Two measures of how much a
-classifier follows shape, from its logits ``z`` (``[n, classes]``):
+A cue-conflict image carries a shape cue of class ``s`` and a texture cue of class ``t``
+(Geirhos et al. 2019: :mod:`signseg.data.cueconflict`; offline: :mod:`signseg.data.hybrid_cues`).
+Images with ``s == t`` (Geirhos et al.'s set has 160 of them) carry no conflict and are left
+out of both measures. Two measures of how much a classifier follows shape, from its logits
+``z`` (``[n, classes]``; or any scores, e.g. Geirhos et al.'s 16 category probabilities):
 
 * :func:`pairwise_shape_bias` -- the share of images with ``z[s] > z[t]``: a two-way decision
   between the two cued classes, defined for every image. It stays informative for weak
@@ -11,9 +13,9 @@ classifier follows shape, from its logits ``z`` (``[n, classes]``):
   out of ``n`` (``ties`` counts them).
 * :func:`geirhos_shape_bias` -- Geirhos et al.'s definition: among the images whose top-1
   class is the shape class or the texture class, the share decided by shape,
-  ``shape hits / (shape hits + texture hits)``. ``n`` is the number of such hits; the share
-  is ``NaN`` when there is none. Also returns the shape and texture accuracies (hits / all
-  images).
+  ``shape hits / (shape hits + texture hits)`` (:func:`signseg.data.cueconflict.shape_bias`).
+  ``n`` is the number of such hits; the share is ``NaN`` when there is none. Also returns the
+  shape and texture accuracies (hits over the conflict images).
 
 Intervals are Wilson score intervals of a binomial proportion
 (:func:`signseg.metrics.segregation.wilson_interval`); ``NaN`` when ``n = 0``.
@@ -31,6 +33,7 @@ from typing import Sequence
 
 import torch
 
+from ..data.cueconflict import shape_bias
 from ..errors import InvalidInputError
 from .segregation import wilson_interval
 
@@ -42,7 +45,7 @@ Targets = Sequence[int] | torch.Tensor
 def _checked(logits: torch.Tensor, shape_targets: Targets, texture_targets: Targets) -> tuple[
     torch.Tensor, torch.Tensor, torch.Tensor
 ]:
-    """Logits ``[n, classes]`` and the two target vectors as int64 ``[n]``, validated."""
+    """Logits ``[m, classes]`` and the two targets ``[m]`` of the conflict images (``s != t``)."""
     logits = torch.as_tensor(logits)
     if logits.dim() != 2 or logits.shape[0] == 0:
         raise InvalidInputError(f"logits must be [n, classes] with n >= 1; got shape {tuple(logits.shape)}.")
@@ -54,11 +57,8 @@ def _checked(logits: torch.Tensor, shape_targets: Targets, texture_targets: Targ
                 f"{name} must have one class per image ({logits.shape[0]}); got {tuple(targets.shape)}.")
         if int(targets.min()) < 0 or int(targets.max()) >= logits.shape[1]:
             raise InvalidInputError(f"{name} must index the {logits.shape[1]} logits of each image.")
-    if (shape == texture).any():
-        raise InvalidInputError(
-            f"{int((shape == texture).sum())} image(s) have the same shape and texture class; a "
-            "cue conflict needs two different classes.")
-    return logits, shape, texture
+    conflict = shape != texture
+    return logits[conflict], shape[conflict], texture[conflict]
 
 
 def _proportion(successes: int, n: int, confidence: float) -> tuple[float, float, float]:
@@ -98,12 +98,14 @@ def geirhos_shape_bias(
     -------
     dict
         ``shape_bias``, ``ci_low``, ``ci_high`` (Wilson over the hits), ``n`` (shape +
-        texture hits), ``shape_accuracy`` and ``texture_accuracy`` (hits over all images).
+        texture hits), ``shape_accuracy`` and ``texture_accuracy`` (hits over the conflict
+        images; ``NaN`` without any).
     """
     logits, shape, texture = _checked(logits, shape_targets, texture_targets)
-    predicted = logits.argmax(dim=1)
-    shape_hits, texture_hits = int((predicted == shape).sum()), int((predicted == texture).sum())
-    bias, low, high = _proportion(shape_hits, shape_hits + texture_hits, confidence)
-    total = logits.shape[0]
-    return {"shape_bias": bias, "ci_low": low, "ci_high": high, "n": shape_hits + texture_hits,
-            "shape_accuracy": shape_hits / total, "texture_accuracy": texture_hits / total}
+    hits = shape_bias(logits.argmax(dim=1), shape, texture)
+    n = hits.shape_hits + hits.texture_hits
+    bias, low, high = _proportion(hits.shape_hits, n, confidence)
+    shape_accuracy, texture_accuracy = (
+        (hits.shape_hits / hits.n, hits.texture_hits / hits.n) if hits.n else (float("nan"),) * 2)
+    return {"shape_bias": bias, "ci_low": low, "ci_high": high, "n": n,
+            "shape_accuracy": shape_accuracy, "texture_accuracy": texture_accuracy}
