@@ -54,6 +54,7 @@ __all__ = [
     "SIGNS",
     "ALPHA_TOL",
     "ablate",
+    "ablation_sweep",
     "ablation_mask",
     "sweep_masks",
     "readout_conditions",
@@ -231,6 +232,40 @@ def ablate(weight: torch.Tensor, sign: str, alpha: float) -> torch.Tensor:
     """
     mask = ablation_mask(weight, sign, alpha)
     return weight.detach().masked_fill(mask, 0.0)
+
+
+def ablation_sweep(
+    weight: torch.Tensor, signs: str | Sequence[str], alphas: Sequence[float] | torch.Tensor
+) -> Iterator[tuple[str, float, torch.Tensor]]:
+    """Ablated copies of a whole weight matrix for every ``(sign, alpha)``, every row ablated.
+
+    Equal to ``ablate(weight, sign, alpha)`` for each condition, but each row is sorted once
+    per sign (:func:`sweep_masks`) instead of once per condition.
+
+    Parameters
+    ----------
+    weight : Tensor [F] or [R, F]
+        A weight vector or a ``[units, inputs]`` matrix (e.g. a readout layer's); never
+        modified.
+    signs : str or sequence of str
+        ``"positive"`` and/or ``"negative"``, in the order yielded.
+    alphas : sequence of float in [0, 1]
+        Ablation strengths, in the order yielded within each sign.
+
+    Yields
+    ------
+    (sign, alpha, ablated)
+        ``ablated`` is a new detached tensor shaped like ``weight``.
+    """
+    sign_list = [signs] if isinstance(signs, str) else list(signs)
+    if not sign_list:
+        raise InvalidInputError("signs is empty; pass 'positive', 'negative' or both")
+    alpha_values = _check_alphas(alphas)
+    detached = weight.detach() if isinstance(weight, torch.Tensor) else weight
+    for sign in sign_list:
+        masks = sweep_masks(detached, sign, alpha_values)
+        for alpha, mask in zip(alpha_values.tolist(), masks):
+            yield sign, alpha, detached.masked_fill(mask, 0.0)
 
 
 # --------------------------------------------------------------------------- readout conditions

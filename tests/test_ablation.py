@@ -12,6 +12,7 @@ from signseg.ablation import (
     ablate,
     ablated,
     ablation_mask,
+    ablation_sweep,
     evaluate_conditions,
     readout_conditions,
     sign_ratio,
@@ -145,6 +146,19 @@ def test_sweep_masks_equals_one_mask_per_alpha_and_is_nested() -> None:
     assert not masks[0].any()
     assert torch.equal(masks[-1], w > 0)
     assert (masks[:-1] <= masks[1:]).all()  # stronger ablation removes a superset
+
+
+def test_ablation_sweep_equals_ablate_per_condition_in_order() -> None:
+    g = torch.Generator().manual_seed(4)
+    w = torch.randn(5, 11, generator=g)
+    before = w.clone()
+    sweep = list(ablation_sweep(w, ["negative", "positive"], [0.0, 0.7, 1.0]))
+    assert [(s, a) for s, a, _ in sweep] == [(s, a) for s in ("negative", "positive") for a in (0.0, 0.7, 1.0)]
+    for sign, alpha, ablated_weight in sweep:
+        assert torch.equal(ablated_weight, ablate(w, sign, alpha))
+    assert torch.equal(w, before)
+    with pytest.raises(InvalidInputError, match="signs is empty"):
+        list(ablation_sweep(w, [], [0.5]))
 
 
 @pytest.mark.parametrize(

@@ -43,6 +43,7 @@ import torch
 
 from ..errors import InvalidInputError
 from .dataset import ImageDataset
+from .pairing import random_members
 
 __all__ = [
     "CLASSES",
@@ -496,9 +497,9 @@ def _compose(scenes: _Scenes, variant: str, rng: np.random.Generator) -> Procedu
         source, masks = own, np.zeros_like(scenes.masks)
     elif variant == "mixed_rand":
         present = np.unique(scenes.labels)
-        source = _random_member(rng, scenes.labels, present[rng.integers(0, present.size, n)])
+        source = random_members(rng, scenes.labels, present[rng.integers(0, present.size, n)])
     elif variant == "mixed_same":
-        source = _random_member(rng, scenes.labels, scenes.labels)
+        source = random_members(rng, scenes.labels, scenes.labels)
     else:  # only_fg
         blank = np.full_like(scenes.backgrounds, BLANK)
         images = np.where(masks[:, None], scenes.colours[:, :, None, None], blank)
@@ -506,21 +507,3 @@ def _compose(scenes: _Scenes, variant: str, rng: np.random.Generator) -> Procedu
         return ProceduralBatch(images, masks, scenes.labels, missing, missing.copy())
     images = np.where(masks[:, None], scenes.colours[:, :, None, None], scenes.backgrounds[source])
     return ProceduralBatch(images, masks, scenes.labels, scenes.textures[source], source)
-
-
-def _random_member(rng: np.random.Generator, labels: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """For each image ``i``, a random image of class ``wanted[i]`` other than ``i`` itself.
-
-    Image ``i`` is returned only when it is the sole member of its wanted class. Every
-    class in ``wanted`` must occur in ``labels``.
-    """
-    n = labels.shape[0]
-    order = np.argsort(labels, kind="stable")
-    starts = np.searchsorted(labels[order], np.arange(len(CLASSES)), side="left")
-    counts = np.bincount(labels, minlength=len(CLASSES))
-    position = np.empty(n, dtype=np.int64)
-    position[order] = np.arange(n) - starts[labels[order]]
-    excluded = (wanted == labels) & (counts[wanted] > 1)
-    offset = np.floor(rng.random(n) * (counts[wanted] - excluded)).astype(np.int64)
-    offset += excluded & (offset >= position)
-    return order[starts[wanted] + offset].astype(np.int64)

@@ -52,11 +52,23 @@ Object vs background (:mod:`~signseg.metrics.segregation`)
     ``canonical_mask(masks, size)``, ``chance_share(masks)``,
     ``background_challenge_accuracy(model_fn, datasets) -> DataFrame``,
     ``background_gap(table)``.
+
+Shape bias (:mod:`~signseg.metrics.shape_bias`)
+    ``pairwise_shape_bias(logits, shape_targets, texture_targets) -> dict`` (share of
+    ``logit[shape] > logit[texture]``, Wilson CI); ``geirhos_shape_bias(...) -> dict``
+    (shape / (shape + texture) top-1 hits, and the two accuracies).
+
+Colour and surround (:mod:`~signseg.metrics.colour`, :mod:`~signseg.metrics.surround`)
+    ``luminance(images)``, ``hsv_value_saturation(images)``;
+    ``surround_colour(images, regions) -> DataFrame`` (brightness, saturation, luminance,
+    white share outside a region), ``top_fraction_region(maps, fraction)``,
+    ``central_region(height, width, fraction)``, ``smooth_maps(maps, sigma)``.
 """
 
 from __future__ import annotations
 
 from .activation import activation_summary
+from .colour import hsv_value_saturation, luminance
 from .naturalness import compare_generators, frechet_distance, naturalness_table, spectral_slope
 from .objectness import load_detector, objectness, objectness_available
 from .perceptual import PerceptualSimilarity
@@ -74,8 +86,10 @@ from .similarity import (
     representational_similarity,
     similarity_table,
 )
+from .shape_bias import geirhos_shape_bias, pairwise_shape_bias
 from .spectra import radial_power_spectrum, spectrum_ratio
 from .stats import bootstrap_ci, correlation_with_ci, mean_ci, summarize
+from .surround import central_region, smooth_maps, surround_colour, top_fraction_region
 
 __all__ = [
     "mean_ci",
@@ -103,4 +117,12 @@ __all__ = [
     "chance_share",
     "background_challenge_accuracy",
     "background_gap",
+    "pairwise_shape_bias",
+    "geirhos_shape_bias",
+    "luminance",
+    "hsv_value_saturation",
+    "surround_colour",
+    "top_fraction_region",
+    "central_region",
+    "smooth_maps",
 ]

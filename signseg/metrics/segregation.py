@@ -159,7 +159,7 @@ def attribution_map(
     model_fn: ModelFn,
     images: torch.Tensor,
     targets: int | Sequence[int] | torch.Tensor,
-    baseline: float = 0.0,
+    baseline: float | torch.Tensor = 0.0,
 ) -> torch.Tensor:
     """``|(x - baseline) * d logit_target / d x|`` summed over channels: ``[n, H, W]``.
 
@@ -174,7 +174,9 @@ def attribution_map(
         The unit whose logit is attributed: one index for all images or one per image.
     baseline:
         Reference input; 0 is the classic input x gradient (black = no attribution),
-        0.5 measures deviations from mid-grey.
+        0.5 measures deviations from mid-grey. A tensor broadcastable to the images (e.g.
+        ``[1, C, 1, 1]``, the image the model's normalisation maps to 0) gives one reference
+        per channel.
     """
     images = check_images(images).detach().clone().requires_grad_(True)
     targets = _as_targets(targets, images.shape[0])

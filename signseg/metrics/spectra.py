@@ -32,13 +32,10 @@ import torch
 
 from ..errors import InvalidInputError
 from ._images import check_images
+from .colour import LUMINANCE, luminance
 from .stats import mean_ci
 
 __all__ = ["LUMINANCE", "radial_frequencies", "radial_power_spectrum", "spectrum_ratio"]
-
-#: ITU-R 601 luminance weights used for ``color="grey"``.
-LUMINANCE = (0.299, 0.587, 0.114)
-
 
 def _radial_bins(height: int, width: int) -> tuple[torch.Tensor, int]:
     """Integer radius bin of every FFT frequency and the side ``S = min(H, W)``."""
@@ -80,8 +77,7 @@ def radial_power_spectrum(
         )
     if color == "grey":
         if images.shape[1] == 3:
-            weights = images.new_tensor(LUMINANCE).view(1, 3, 1, 1)
-            images = (images * weights).sum(dim=1, keepdim=True)
+            images = luminance(images)[:, None]
         elif images.shape[1] != 1:
             raise InvalidInputError(
                 f"color='grey' needs RGB or single-channel images; got {images.shape[1]} channels"
