@@ -25,6 +25,9 @@ __all__ = [
     "spectrum_ratios",
     "regime_curves",
     "preferred_by_unit",
+    "surround_colour",
+    "curves_by_network",
+    "intact_vs_ablated",
     "robustness_deltas",
 ]
 
@@ -354,3 +357,81 @@ def preferred_by_unit(
     return [preferred_images({(s, a): image for (u, s, a), image in frames.items() if u == unit},
                              title=f"{title}, unit {unit} ({labels[unit]})", size=size)
             for unit in units]
+
+
+def surround_colour(colour: pd.DataFrame, epsilon: Mapping[str, float], alpha: float) -> plt.Figure:
+    """Brightness and saturation of the preferred images' surround against robustness (Fig. 4).
+
+    ``colour`` is :func:`signseg.analysis.background_colour_by_condition`'s table with a
+    ``network`` column; one line per condition (intact, each sign at ``alpha``), mean over
+    units with 95% CI, against the networks' ``epsilon``.
+    """
+    from .metrics.stats import summarize
+
+    table = colour.assign(epsilon=colour["network"].map(lambda n: float(epsilon[n])))
+    intact = table[table["alpha"] == 0].assign(sign="intact")
+    ablated = table[np.isclose(table["alpha"], alpha)]
+    table = pd.concat([intact.drop_duplicates(subset=[c for c in intact.columns if c != "sign"]), ablated])
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for ax, value in zip(axes, ("brightness", "saturation")):
+        summary = summarize(table, value, by=["sign", "epsilon"], nested="unit")
+        for sign, line in summary.groupby("sign", sort=False):
+            line = line.sort_values("epsilon")
+            label = "intact" if sign == "intact" else f"{sign} ablated, α = {alpha:g}"
+            ax.errorbar(line["epsilon"], line["mean"], yerr=[line["mean"] - line["ci_low"],
+                        line["ci_high"] - line["mean"]], marker="o", ms=3, capsize=2,
+                        color=SIGN_COLORS.get(sign, "k"), label=label)
+        ax.set_xlabel("robustness radius ε (L∞, /255)")
+        ax.set_ylabel(f"surround {value}")
+    axes[-1].legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def curves_by_network(table: pd.DataFrame, value: str, ylabel: str, *, reference: float | None = None,
+                      reference_label: str = "", columns: int = 4) -> plt.Figure:
+    """One :func:`condition_curves` panel per network, from a table with ``network``, ``sign``,
+    ``alpha``, ``value``, ``ci_low`` and ``ci_high`` (e.g. shape bias under ablation, Fig. 16)."""
+    networks = list(dict.fromkeys(table["network"]))
+    rows = -(-len(networks) // columns)
+    fig, axes = plt.subplots(rows, min(columns, len(networks)), squeeze=False, sharey=True,
+                             figsize=(3.4 * min(columns, len(networks)), 3.0 * rows))
+    for ax, network in zip(axes.flat, networks):
+        panel = table[table["network"] == network].rename(columns={value: "mean"})
+        condition_curves(panel, ylabel, ax=ax, reference=reference, reference_label=reference_label)
+        ax.set_title(network, fontsize=8)
+    for ax in list(axes.flat)[len(networks):]:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def intact_vs_ablated(accuracy: pd.DataFrame, alpha: float, chance: float) -> plt.Figure:
+    """Accuracy per variant and network, intact vs each sign ablated at ``alpha`` (Fig. 17).
+
+    ``accuracy`` is :func:`signseg.analysis.accuracy_under_ablation`'s table with a
+    ``network`` column; one panel per variant, bars with Wilson 95% CIs.
+    """
+    variants = list(dict.fromkeys(accuracy["variant"]))
+    networks = list(dict.fromkeys(accuracy["network"]))
+    conditions = [("intact", 0.0), *[(s, alpha) for s in ("positive", "negative")]]
+    fig, axes = plt.subplots(1, len(variants), figsize=(2.6 * len(variants) + 1, 3.8), sharey=True,
+                             squeeze=False)
+    width = 0.8 / len(conditions)
+    for ax, variant in zip(axes[0], variants):
+        for k, (sign, a) in enumerate(conditions):
+            rows = accuracy[(accuracy["variant"] == variant) & np.isclose(accuracy["alpha"], a)]
+            rows = rows if sign == "intact" else rows[rows["sign"] == sign]
+            rows = rows.drop_duplicates("network").set_index("network").reindex(networks)
+            x = np.arange(len(networks)) + (k - 1) * width
+            ax.bar(x, rows["accuracy"], width, color=SIGN_COLORS.get(sign, NEUTRAL),
+                   yerr=[rows["accuracy"] - rows["ci_low"], rows["ci_high"] - rows["accuracy"]],
+                   capsize=1.5, label="intact" if sign == "intact" else f"{sign} ablated, α = {alpha:g}")
+        ax.axhline(chance, ls="--", color="k", lw=0.8)
+        ax.set_xticks(np.arange(len(networks)))
+        ax.set_xticklabels(networks, rotation=90, fontsize=6)
+        ax.set_title(variant, fontsize=9)
+    axes[0, 0].set_ylabel("top-1 accuracy")
+    axes[0, -1].legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return fig

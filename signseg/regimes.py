@@ -24,11 +24,13 @@ intervals over (network, unit) pairs for correlations.
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Mapping
 
 import pandas as pd
+import torch
 
 from .errors import InvalidInputError
+from .metrics.segregation import wilson_interval
 from .metrics.stats import correlation_with_ci, mean_ci
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "segregation_gap",
     "gap_difference",
     "robustness_correlation",
+    "accuracy_table",
 ]
 
 #: The two ablation signs, in the order tables list them.
@@ -234,3 +237,44 @@ def robustness_correlation(
         rows.append(row)
     return pd.DataFrame(rows)
 
+
+
+def accuracy_table(
+    models: Mapping[str, Any], images: torch.Tensor, targets: torch.Tensor, epsilon: float,
+    steps: int = 10, *, seed: int = 0,
+) -> pd.DataFrame:
+    """Clean and adversarial top-1 of every network (Table 1 of the book's Section 3).
+
+    Parameters
+    ----------
+    models:
+        ``label -> ZooModel``.
+    images, targets:
+        Evaluation images (``uint8`` or ``[0, 1]`` floats) and labels, e.g. a class-balanced
+        slice of the validation split.
+    epsilon, steps:
+        The L-inf PGD attack (radius in 1/255, :func:`signseg.adversarial.robust_accuracy`).
+    seed:
+        Random start of the attack.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``network``, ``regime``, ``trained_epsilon`` (the radius the network was trained
+        against), ``top1`` (the model's recorded test top-1, %), ``clean`` and ``robust``
+        (top-1 on ``images`` without and under attack, %) with the Wilson 95% interval of the
+        latter (``robust_low``, ``robust_high``) and ``n``.
+    """
+    from .adversarial import robust_accuracy
+
+    n = int(len(targets))
+    rows = []
+    for label, model in models.items():
+        clean = robust_accuracy(model, images, targets, 0.0, steps=1, seed=seed, progress=False)
+        robust = robust_accuracy(model, images, targets, epsilon, steps=steps, seed=seed)
+        low, high = wilson_interval(round(robust * n / 100), n, 0.95)
+        rows.append({"network": label, "regime": model.entry.regime,
+                     "trained_epsilon": float(model.entry.epsilon), "top1": model.accuracy,
+                     "clean": clean, "robust": robust, "robust_low": 100 * low,
+                     "robust_high": 100 * high, "n": n})
+    return pd.DataFrame(rows)
