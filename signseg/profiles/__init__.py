@@ -75,6 +75,19 @@ def parameters(profile: str, notebook: str) -> dict[str, Any]:
     return {"profile": profile, "train": data["train"], **(section or {})}
 
 
+#: Parameters of a notebook that list the networks it analyses (a list, or a mapping whose
+#: keys are model names, such as the robust sweep's ``name -> epsilon``).
+MODEL_KEYS = ("models", "relu_tanh", "self_supervised", "robust")
+
+
+def _section_models(section: dict[str, Any]) -> list[str]:
+    """Every model a notebook's parameters name under :data:`MODEL_KEYS`, once, in order."""
+    names: list[str] = []
+    for key in MODEL_KEYS:
+        names += list(section.get(key) or [])
+    return list(dict.fromkeys(names))
+
+
 def summary() -> pd.DataFrame:
     """One row per profile and notebook: which models and data it uses, on what hardware."""
     rows = []
@@ -88,7 +101,7 @@ def summary() -> pd.DataFrame:
                     "hardware": data["hardware"],
                     "notebook": notebook,
                     "data": section.get("data", ""),
-                    "models": ", ".join(section.get("models", [])),
+                    "models": ", ".join(_section_models(section)),
                 }
             )
     return pd.DataFrame(rows)
