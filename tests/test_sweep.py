@@ -213,21 +213,22 @@ def test_train_models_trains_what_is_missing(tmp_path, monkeypatch):
 def test_projected_cost_by_hand(tmp_path):
     measured = {"per_evaluation": {
         "generators": {"deepsim-fc6": 0.003, "biggan-deep-256": 0.01},
-        "networks": {"alexnet": 0.001, "vgg16": 0.004, "resnet50": 0.002}, "overhead": 1.25}}
+        "networks": {"alexnet": 0.001, "vgg16": 0.004, "resnet50": 0.002},
+        "optimizer": {"deepsim-fc6": 0.001, "biggan-deep-256": 0.00275}}}
     table = sweep.projected_cost(measured)
     assert len(table) == 16 and set(table["architecture"]) == {"alexnet", "vgg16", "resnet50"}
     first = table.iloc[0]  # AlexNet + DeePSiM: 1000 x 21 x 10 runs x 100 x 40 images
     assert (first["network"], first["generator"]) == ("alexnet", "deepsim-fc6")
     assert first["evaluations"] == 840_000_000
-    assert first["seconds"] == pytest.approx(840e6 * 0.004 * 1.25)
+    assert first["seconds"] == pytest.approx(840e6 * (0.003 + 0.001 + 0.001))
     assert table.iloc[1]["evaluations"] == 588_000_000  # BigGAN: 28 images per generation
-    # AlexNet 12,285,000 s + VGG16 17,640,000 s + 6 ResNet50s x 14,070,000 s
-    assert table["seconds"].sum() == pytest.approx(114_345_000)
-    assert sweep.projected_cost(measured, devices=10)["seconds"].sum() == pytest.approx(11_434_500)
+    # AlexNet 12,285,000 s + VGG16 16,569,000 s + 6 ResNet50s x 13,713,000 s
+    assert table["seconds"].sum() == pytest.approx(111_132_000)
+    assert sweep.projected_cost(measured, devices=10)["seconds"].sum() == pytest.approx(11_113_200)
     assert sweep.visualization_seconds(measured) == pytest.approx(100 * 40 * 0.005)
     path = tmp_path / "measured.json"
     path.write_text(__import__("json").dumps(measured))
-    assert sweep.projected_cost(path)["seconds"].sum() == pytest.approx(114_345_000)
+    assert sweep.projected_cost(path)["seconds"].sum() == pytest.approx(111_132_000)
     del measured["per_evaluation"]["networks"]["vgg16"]
     with pytest.raises(InvalidInputError, match="network 'vgg16'"):
         sweep.projected_cost(measured)

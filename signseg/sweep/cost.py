@@ -7,19 +7,21 @@ ResNet50 and five adversarially robust ResNet50s) x 21 ablation conditions (the 
 BigGAN-deep-256), each 100 CMA-ES generations of 40 (DeePSiM's 4096-d code) or 28
 (BigGAN's 256-d code) candidate images.
 
-One *evaluation* renders one candidate image and runs one network on it. The benchmark
-``benchmarks/bench_sweep.py`` measures, on one device, the seconds per image of each
-generator and each network architecture, and the lockstep engine's overhead factor
-(end-to-end time of a lockstep visualization over its generator + network time); it writes
-them under ``"per_evaluation"`` in its JSON result::
+One *evaluation* renders one candidate image, runs one network on it and takes its share
+of the CMA-ES update. The benchmark ``benchmarks/bench_sweep.py`` measures, on one device,
+the seconds per image of each generator and each network architecture, amortized over
+batches as the lockstep engine runs them, and the optimizer's seconds per candidate at each
+generator's code size; it writes them under ``"per_evaluation"`` in its JSON result::
 
     {"per_evaluation": {"device": "...",
                         "generators": {"deepsim-fc6": 0.02, "biggan-deep-256": 0.3},
                         "networks": {"alexnet": 0.004, "vgg16": 0.1, "resnet50": 0.04},
-                        "overhead": 1.05}}
+                        "optimizer": {"deepsim-fc6": 2e-5, "biggan-deep-256": 2e-6}}}
 
 :func:`projected_cost` turns that into the cost of every (network, generator) part of the
-sweep; robust ResNet50s cost what ResNet50 costs (same architecture).
+sweep, one evaluation costing generator + network + optimizer; robust ResNet50s cost what
+ResNet50 costs (same architecture). The same benchmark checks separately that the lockstep
+engine's end-to-end time stays within 15% of its generator + network time.
 """
 
 from __future__ import annotations
@@ -91,12 +93,12 @@ def per_evaluation(measured: str | Path | Mapping[str, Any]) -> dict[str, Any]:
         raise InvalidInputError(
             f"the measured costs lack {missing}; expected the 'per_evaluation' section that "
             "benchmarks/bench_sweep.py writes (seconds per image of each generator and network)")
-    section.setdefault("overhead", 1.0)
+    section.setdefault("optimizer", {})
     return section
 
 
 def _seconds(section: Mapping[str, Any], generator: str, architecture: str) -> float:
-    """Seconds per evaluation: (generator + network seconds per image) x overhead."""
+    """Seconds per evaluation: generator + network seconds per image + optimizer per candidate."""
     absent = ([f"generator {generator!r}"] if generator not in section["generators"] else []) + (
         [f"network {architecture!r}"] if architecture not in section["networks"] else [])
     if absent:
@@ -104,8 +106,8 @@ def _seconds(section: Mapping[str, Any], generator: str, architecture: str) -> f
             f"no measured cost for the {' and the '.join(absent)}; measured: generators "
             f"{sorted(section['generators'])}, networks {sorted(section['networks'])}. Run "
             "benchmarks/bench_sweep.py with them")
-    per_image = float(section["generators"][generator]) + float(section["networks"][architecture])
-    return per_image * float(section["overhead"])
+    return (float(section["generators"][generator]) + float(section["networks"][architecture])
+            + float(section["optimizer"].get(generator, 0.0)))
 
 
 def projected_cost(
