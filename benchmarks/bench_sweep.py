@@ -65,7 +65,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch", type=int, default=None,
                         help="images per forward pass in per_evaluation (default 8 on the CPU, "
                              "256 on a GPU)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed repetitions of each part")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="timed repetitions of the workers and lockstep measurements")
+    parser.add_argument("--eval-repeats", type=int, default=2,
+                        help="timed forward passes per generator and network (after a warm-up)")
     parser.add_argument("--sweep-iterations", type=int, default=10,
                         help="CMA-ES generations of the workers sweep")
     parser.add_argument("--note", default="", help="recorded with the results (the machine's state)")
@@ -237,15 +240,17 @@ def per_evaluation_section(args: argparse.Namespace) -> dict[str, Any]:
     images = torch.rand(batch, 3, 256, 256, device=device)
     for name, generator in _paper_generators(device).items():
         codes = generator.init_codes(batch, 0).to(device)
-        section["generators"][name] = _per_image(lambda: generator(codes), batch, args.repeats, device)
+        section["generators"][name] = _per_image(lambda: generator(codes), batch, args.eval_repeats,
+                                                 device)
     for name in ("alexnet", "vgg16", "resnet50"):
         model = zoo.load(name, pretrained=False, seed=0)
         model.model.to(device)
         section["networks"][name] = _per_image(
-            lambda: model.features(images, batch_size=batch, crop=False), batch, args.repeats, device)
+            lambda: model.features(images, batch_size=batch, crop=False), batch, args.eval_repeats,
+            device)
     for name, dim in (("deepsim-fc6", 4096), ("biggan-deep-256", 256)):
         popsize = sweep.PAPER_SWEEP.popsize[name]
-        section["optimizer"][name] = _optimizer_per_candidate(dim, popsize, device, args.repeats)
+        section["optimizer"][name] = _optimizer_per_candidate(dim, popsize, device, args.eval_repeats)
     return section
 
 

@@ -89,7 +89,7 @@ def connect(scheduler: Scheduler = None) -> Any:
         return client
     client = _open(distributed, spec, scheduler)
     _clients[spec] = client
-    workers = len(client.scheduler_info(n_workers=-1).get("workers", {}))
+    workers = len(client.nthreads())
     print(f"signseg: Dask scheduler {client.scheduler.address} with {workers} workers; "
           f"dashboard: {client.dashboard_link}", flush=True)
     return client
