@@ -232,3 +232,8 @@ def test_projected_cost_by_hand(tmp_path):
     del measured["per_evaluation"]["networks"]["vgg16"]
     with pytest.raises(InvalidInputError, match="network 'vgg16'"):
         sweep.projected_cost(measured)
+
+
+def test_tune_malloc_sets_glibc_thresholds_once():
+    assert sweep.fanout.tune_malloc() is sweep.fanout.tune_malloc()
+    assert sweep.fanout.tune_malloc() == (sys.platform == "linux")
