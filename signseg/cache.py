@@ -5,6 +5,9 @@
 * ``atomic_path(path)`` / ``atomic_write_bytes`` / ``atomic_torch_save`` write to a
   temporary file in the same folder and rename it into place, so a reader never sees
   a half-written file and an interrupted run leaves nothing behind but the old state.
+* ``create_exclusive(path, write)`` does the same but never replaces an existing file: of
+  several processes publishing one path at once, exactly one succeeds (a hard link, atomic
+  on local file systems and NFS), so the first complete version of a file is the one kept.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 __all__ = [
     "cache_dir",
@@ -25,7 +28,9 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "atomic_torch_save",
+    "create_exclusive",
     "file_digest",
+    "arrays_digest",
 ]
 
 
@@ -60,6 +65,15 @@ def config_hash(obj: Any, length: int = 16) -> str:
     return hashlib.sha256(canonical_json(obj).encode()).hexdigest()[:length]
 
 
+def _entries_digest(entries: Iterable[tuple[str, tuple[int, ...], str, bytes]], length: int) -> str:
+    """Hex SHA-256 (first ``length`` characters) of ``(name, shape, dtype, bytes)`` entries."""
+    digest = hashlib.sha256()
+    for name, shape, dtype, data in entries:
+        digest.update(f"{name}:{shape}:{dtype}".encode())
+        digest.update(data)
+    return digest.hexdigest()[:length]
+
+
 def tensors_digest(state: Mapping[str, Any], length: int = 16) -> str:
     """Hex SHA-256 (first ``length`` characters) of a state dict's names, shapes and values.
 
@@ -68,15 +82,32 @@ def tensors_digest(state: Mapping[str, Any], length: int = 16) -> str:
     """
     import torch
 
-    digest = hashlib.sha256()
-    for key in sorted(state):
-        value = state[key]
-        if not isinstance(value, torch.Tensor):
-            continue
-        tensor = value.detach().to("cpu").contiguous()
-        digest.update(f"{key}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
-        digest.update(tensor.view(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
-    return digest.hexdigest()[:length]
+    def entries() -> Iterator[tuple[str, tuple[int, ...], str, bytes]]:
+        for key in sorted(state):
+            value = state[key]
+            if not isinstance(value, torch.Tensor):
+                continue
+            tensor = value.detach().to("cpu").contiguous()
+            data = tensor.view(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b""
+            yield key, tuple(tensor.shape), str(tensor.dtype), data
+
+    return _entries_digest(entries(), length)
+
+
+def arrays_digest(arrays: Mapping[str, Any], length: int = 16) -> str:
+    """Hex SHA-256 (first ``length`` characters) of NumPy arrays' names, shapes, dtypes and values.
+
+    Equal arrays give equal digests on every machine (unlike the bytes of an ``.npz`` file,
+    which carry a time stamp), so a file named by it is the same file wherever it was written.
+    """
+    import numpy as np
+
+    def entries() -> Iterator[tuple[str, tuple[int, ...], str, bytes]]:
+        for key in sorted(arrays):
+            array = np.ascontiguousarray(arrays[key])
+            yield key, tuple(array.shape), array.dtype.str, array.tobytes()
+
+    return _entries_digest(entries(), length)
 
 
 def file_digest(path: str | os.PathLike[str], length: int = 16) -> str:
@@ -89,25 +120,67 @@ def file_digest(path: str | os.PathLike[str], length: int = 16) -> str:
 
 
 @contextlib.contextmanager
+def _temporary(target: Path) -> Iterator[Path]:
+    """Yield a temporary file next to ``target`` (the usual file mode); always remove it after."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def _usual_mode(path: Path) -> None:
+    """Give ``path`` the mode a new file gets (``mkstemp`` creates files 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
+@contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
 
     On an exception the temporary file is removed and ``path`` keeps its old content.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual file mode
+    with _temporary(target) as tmp:
+        yield tmp
+        _usual_mode(tmp)
         os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+
+
+def create_exclusive(path: str | os.PathLike[str], write: Callable[[Path], None]) -> bool:
+    """Write a new file ``path`` with ``write(tmp)``, unless ``path`` exists; atomically.
+
+    ``write`` fills a temporary file next to ``path``, which is then hard-linked to ``path``:
+    the link fails if ``path`` exists, so of several processes creating one path at once
+    exactly one wins and nobody's file is ever replaced. On file systems without hard links
+    it falls back to a rename when ``path`` does not exist yet (last writer wins in a race).
+
+    Returns
+    -------
+    bool
+        ``True`` if this call created ``path``; ``False`` if it existed (``write`` still ran
+        when it appeared in the meantime; its output is discarded).
+    """
+    target = Path(path)
+    if target.exists():
+        return False
+    with _temporary(target) as tmp:
+        write(tmp)
+        _usual_mode(tmp)
+        try:
+            os.link(tmp, target)
+        except FileExistsError:
+            return False
+        except OSError:  # no hard links here (some network or FAT file systems)
+            if target.exists():
+                return False
+            os.replace(tmp, target)
+    return True
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:

@@ -45,3 +45,10 @@ class DamagedFileError(SignsegError, ValueError):
 
 class NotebookExecutionError(SignsegError, RuntimeError):
     """A notebook failed while being executed for a profile."""
+
+
+class SchedulerError(SignsegError, RuntimeError):
+    """A Dask scheduler cannot be reached, or a local cluster cannot start (:mod:`signseg.sweep`).
+
+    The message names the scheduler and says how to start one or run without it.
+    """

@@ -14,26 +14,33 @@ condition starts from the same initial code (``generator.init_codes(restarts, se
 so control and ablated runs are paired; each run's CMA-ES seed is derived from its key.
 
 Results go to a :class:`~signseg.store.ResultsStore` keyed by the configuration, one chunk
-per lockstep batch: an interrupted call resumes with the runs that are missing.
+per lockstep batch: an interrupted call resumes with the runs that are missing. The chunks
+are independent tasks: ``visualize(..., scheduler="local")`` (or a Dask scheduler's
+address) spreads them over worker processes or machines (:mod:`signseg.sweep`).
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 import itertools
+import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
-from .progress import tqdm
 
 from . import generators as generator_registry
 from .ablation import SIGNS, readout_conditions
-from .cache import config_hash, tensors_digest
+from .cache import canonical_json, config_hash, tensors_digest
 from .errors import InvalidInputError
 from .evolve import BACKENDS, VARIANTS, minimize
 from .store import ResultsStore
+from .sweep.cluster import Scheduler, worker_device
+from .sweep.fanout import map_tasks
+from .sweep.jobs import pending_chunks, plan_chunks
 from .validation import check_indices
 
 __all__ = ["VisualizationConfig", "Visualization", "job_table", "visualize"]
@@ -181,7 +188,7 @@ def _run_seed(seed: int, key: tuple) -> int:
 
 
 def _to_uint8(images: torch.Tensor) -> np.ndarray:
-    return (images.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    return (images.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
 def visualize(
@@ -192,6 +199,7 @@ def visualize(
     root: str | None = None,
     progress: bool = True,
     image_batch: int | None = None,
+    scheduler: Scheduler = None,
 ) -> Visualization:
     """Run (or resume) every visualization of ``config`` for ``model``.
 
@@ -206,48 +214,101 @@ def visualize(
         Label of the store folder (default ``model.name``).
     root:
         Store root (default: the signseg cache's ``results`` folder).
+    progress:
+        Show a progress bar over the runs (and the Dask dashboard's link).
     image_batch:
         Images per generator/network forward pass inside one generation. Default: 64 on
         the CPU (measured fastest for the small zoo models on 2 cores, about 1.6x faster than
         one batch of 448; see ``benchmarks/bench_evolve.py``), 512 on a GPU.
+    scheduler:
+        Where the chunks run: ``None`` (this process), ``"local"``, ``"local:N"``, a Dask
+        scheduler address, a ``distributed.Client`` or a Dask cluster (see
+        :mod:`signseg.sweep`). Results are the same wherever they ran (on the same kind of
+        device); the store's folder must be visible to every worker.
+
+    Notes
+    -----
+    The runs are cut into chunks of ``config.batch_runs`` consecutive jobs of
+    :func:`job_table` (split by generator), fixed by the configuration alone; each chunk is
+    one task and one lockstep batch, written to the store when it finishes. Chunks already
+    stored are skipped, so an interrupted call, or one running beside another on the same
+    store, resumes with what is missing.
     """
     network = getattr(model, "model", None)
-    if image_batch is None:
-        on_gpu = network is not None and next(network.parameters()).device.type == "cuda"
-        image_batch = 512 if on_gpu else 64
-    readout = model.readout_layer()
     store_config = {"model": getattr(model, "name", name), "pretrained": getattr(model, "pretrained", None),
                     # the weights themselves: a retrained model never reuses stale results
                     "weights": tensors_digest(network.state_dict()) if network is not None else None,
                     **config.identity()}
     store = ResultsStore(f"visualize-{name or getattr(model, 'name', 'model')}", store_config,
                          KEY_COLUMNS, root=root)
-    jobs = store.missing(job_table(config))
-    if jobs.empty:
-        return Visualization(store)
-
-    weights, biases, conditions = readout_conditions(
-        readout.weight.detach(), readout.bias.detach() if readout.bias is not None else None,
-        list(config.units), list(config.signs), sorted({0.0, *map(float, config.alphas)}))
-    row_of = {(int(u), s, float(a)): k for k, (u, s, a) in enumerate(
-        conditions[["unit", "sign", "alpha"]].itertuples(index=False))}
-
-    batches = [jobs.iloc[i:i + config.batch_runs] for i in range(0, len(jobs), config.batch_runs)]
-    bar = tqdm(total=len(jobs), desc=f"visualize {store_config['model']}", disable=not progress,
-               unit="run")
-    for batch in batches:
-        for generator_name, group in batch.groupby("generator", sort=False):
-            _run_group(model, config, store, group.reset_index(drop=True), generator_name,
-                       weights, biases, row_of, image_batch)
-            bar.update(len(group))
-    bar.close()
+    chunks = pending_chunks(store, plan_chunks(job_table(config), config.batch_runs, by=["generator"]))
+    map_tasks(_visualize_chunk, chunks, scheduler=scheduler,
+              shared={"model": model, "config": config, "store": store, "image_batch": image_batch},
+              weights=[len(chunk) for chunk in chunks], desc=f"visualize {store_config['model']}",
+              unit="run", progress=progress)
     return Visualization(store)
 
 
-def _run_group(model, config, store, group, generator_name, weights, biases, row_of, image_batch):
-    generator = generator_registry.load(generator_name, **config.generator_options.get(generator_name, {}))
+def _visualize_chunk(group: pd.DataFrame, *, model: Any, config: VisualizationConfig,
+                     store: ResultsStore, image_batch: int | None) -> int:
+    """Task: evolve one chunk of runs (one generator) in lockstep and store them; returns the
+    number of runs stored (0 when a retried task finds its chunk stored already)."""
+    if not store.path.is_dir():
+        raise InvalidInputError(
+            f"the results store {str(store.path)!r} is not visible here (a Dask worker on "
+            "another machine?); put SIGNSEG_CACHE, or visualize(root=...), on a file system "
+            "that every worker mounts")
+    if store.has(group):
+        return 0
+    network = getattr(model, "model", None)
+    home = next(network.parameters()).device if network is not None else torch.device("cpu")
+    device = worker_device(default=home)
+    model = _on_device(model, device)
+    if image_batch is None:
+        image_batch = 512 if device.type == "cuda" else 64
+    readout = model.readout_layer()
+    weights, biases, conditions = readout_conditions(
+        readout.weight.detach().cpu(),
+        readout.bias.detach().cpu() if readout.bias is not None else None,
+        sorted({int(u) for u in group["unit"]}), list(config.signs),
+        sorted({0.0, *map(float, config.alphas)}))
+    row_of = {(int(u), s, float(a)): k for k, (u, s, a) in enumerate(
+        conditions[["unit", "sign", "alpha"]].itertuples(index=False))}
+    (generator_name,) = set(group["generator"])
+    _run_group(model, config, store, group, generator_name, weights, biases, row_of,
+               image_batch, device)
+    return len(group)
+
+
+_placed: dict[tuple[int, str], Any] = {}
+
+
+def _on_device(model: Any, device: torch.device) -> Any:
+    """``model``, or a copy of it on ``device`` (made once per process and device)."""
+    network = getattr(model, "model", None)
+    if network is None or next(network.parameters()).device == device:
+        return model
+    key = (id(model), str(device))
+    if key not in _placed:
+        _placed.clear()  # one model at a time: a new sweep frees the last one's copy
+        placed = copy.deepcopy(model)
+        placed.model.to(device)
+        _placed[key] = placed
+    return _placed[key]
+
+
+@functools.lru_cache(maxsize=4)
+def _generator(name: str, options: str, device: torch.device) -> Any:
+    """The generator ``name`` with ``options`` (canonical JSON) on ``device``, loaded once."""
+    return generator_registry.load(name, **json.loads(options)).to(device).eval()
+
+
+def _run_group(model, config, store, group, generator_name, weights, biases, row_of, image_batch,
+               device):
+    generator = _generator(generator_name, canonical_json(config.generator_options.get(generator_name, {})),
+                           device)
     starts = generator.init_codes(config.restarts, seed=config.seed)
-    x0 = starts[torch.as_tensor(group["restart"].to_numpy(dtype=np.int64).copy())]
+    x0 = starts[torch.as_tensor(group["restart"].to_numpy(dtype=np.int64).copy())].to(device)
     # the control's weights are those of alpha = 0 of the first sign (identical for both)
     rows = [row_of[(int(u), config.signs[0] if s == "control" else s, float(a))]
             for u, s, a in group[["unit", "sign", "alpha"]].itertuples(index=False)]
@@ -269,12 +330,12 @@ def _run_group(model, config, store, group, generator_name, weights, biases, row
     with torch.no_grad():
         best_images = _to_uint8(generator(result.best_x))
     finished = group.assign(
-        best_activation=result.best_f.double().numpy(),
-        final_sigma=result.final_sigma.double().numpy(),
+        best_activation=result.best_f.double().cpu().numpy(),
+        final_sigma=result.final_sigma.double().cpu().numpy(),
         evaluations=result.evaluations,
     )
     store.write(finished, {
         "image": best_images,
-        "code": result.best_x.float().numpy(),
-        "trajectory": result.best_so_far().float().numpy(),
+        "code": result.best_x.float().cpu().numpy(),
+        "trajectory": result.best_so_far().float().cpu().numpy(),
     })

@@ -158,8 +158,10 @@ def store_with_two_chunks(root: Path) -> tuple[ResultsStore, pd.DataFrame]:
 ])
 def test_a_damaged_store_chunk_counts_as_missing(tmp_path: Path, which, damage):
     store, jobs = store_with_two_chunks(tmp_path)
-    chunk = sorted((store.path / "chunks").glob(f"*.{which}"))[0]
-    rows = pd.read_parquet(chunk.with_suffix(".parquet"))["job"].tolist()
+    first = sorted((store.path / "chunks").glob("*.parquet"))[0].stem
+    table, arrays = store.chunk_files(first)
+    chunk = table if which == "parquet" else arrays
+    rows = pd.read_parquet(table)["job"].tolist()
     if damage == "truncate":
         truncate(chunk)
     elif damage == "empty":

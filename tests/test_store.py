@@ -48,9 +48,64 @@ def test_errors(tmp_path):
         store.write(jobs, {"image": np.zeros((3, 1))})
     with pytest.raises(InvalidInputError, match="key columns"):
         store.write(jobs.drop(columns="sign"))
-    store.write(jobs)
-    with pytest.raises(InvalidInputError, match="already stored"):
-        store.write(jobs)
+    with pytest.raises(InvalidInputError, match="repeat the keys"):
+        store.write(pd.concat([jobs, jobs.iloc[:1]]))
+
+
+def test_writing_a_stored_chunk_again_changes_nothing(tmp_path):
+    store = ResultsStore("vis", {"model": "m"}, KEYS, root=tmp_path)
+    jobs = _jobs().iloc[:2].assign(best=[1.0, 2.0])
+    first = store.write(jobs, {"x": np.array([[1.0], [2.0]])})
+    files = sorted(p.name for p in (store.path / "chunks").iterdir())
+    # a retried job (another value, e.g. from another device): the first commit stays
+    again = store.write(jobs.assign(best=[9.0, 9.0]), {"x": np.array([[9.0], [9.0]])})
+    assert again == first and store.has(jobs)
+    assert sorted(p.name for p in (store.path / "chunks").iterdir()) == files
+    assert store.table()["best"].tolist() == [1.0, 2.0]
+    assert store.arrays("x").ravel().tolist() == [1.0, 2.0]
+
+
+def test_racing_writers_one_commit_wins_whole(tmp_path, monkeypatch):
+    """Writer B finds the chunk unstored, but writer A commits while B writes its arrays:
+    B's table is not published and B's (different) arrays file is removed."""
+    import signseg.store as store_module
+
+    store = ResultsStore("vis", {"model": "m"}, KEYS, root=tmp_path)
+    jobs = _jobs().iloc[:3]
+    original = store_module.atomic_write_bytes
+
+    def a_commits_first(path, data):
+        original(path, data)
+        monkeypatch.setattr(store_module, "atomic_write_bytes", original)
+        store.write(jobs.assign(best=1.0), {"x": np.ones((3, 2))})  # writer A
+
+    monkeypatch.setattr(store_module, "atomic_write_bytes", a_commits_first)
+    store.write(jobs.assign(best=2.0), {"x": np.full((3, 2), 2.0)})  # writer B
+    assert store.table()["best"].tolist() == [1.0, 1.0, 1.0]
+    assert (store.arrays("x") == 1.0).all()
+    assert len(list((store.path / "chunks").glob("*.npz"))) == 1
+
+
+def test_a_job_in_two_chunks_is_read_once(tmp_path):
+    store = ResultsStore("vis", {"model": "m"}, KEYS, root=tmp_path)
+    jobs = _jobs().assign(best=np.arange(8.0))
+    store.write(jobs.iloc[:5], {"x": np.arange(5.0)})
+    store.write(jobs.iloc[3:], {"x": np.arange(3.0, 8.0)})  # jobs 3 and 4 twice
+    table = store.table()
+    assert len(table) == 8 and not table.duplicated(KEYS).any()
+    assert sorted(table["best"]) == list(np.arange(8.0))
+    assert (store.arrays("x", table) == table["best"].to_numpy()).all()
+    assert store.missing(_jobs()).empty
+
+
+def test_reads_chunks_written_before_content_named_arrays(tmp_path):
+    store = ResultsStore("vis", {"model": "m"}, KEYS, root=tmp_path)
+    jobs = _jobs().iloc[:2].assign(best=[3.0, 4.0])
+    chunk = store.chunk_id(jobs)
+    np.savez_compressed(store.path / "chunks" / f"{chunk}.npz", x=np.array([3.0, 4.0]))
+    jobs.to_parquet(store.path / "chunks" / f"{chunk}.parquet", index=False)
+    assert store.chunk_files(chunk)[1].name == f"{chunk}.npz"
+    assert store.arrays("x").tolist() == [3.0, 4.0] and store.has(jobs)
 
 
 def test_interrupted_write_leaves_no_chunk(tmp_path, monkeypatch):
@@ -59,7 +114,7 @@ def test_interrupted_write_leaves_no_chunk(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(pd.DataFrame, "to_parquet", boom)
+    monkeypatch.setattr("pyarrow.parquet.write_table", boom)
     with pytest.raises(KeyboardInterrupt):
         store.write(_jobs().iloc[:2], {"image": np.zeros((2, 1))})
     monkeypatch.undo()

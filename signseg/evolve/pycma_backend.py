@@ -6,20 +6,26 @@ still called once per generation for all runs. pycma draws its samples from NumP
 (and each identical to a plain pycma run with the same seed, however many runs share the
 batch) every run keeps its own copy of that state, swapped in around each of its calls and
 swapped out afterwards, and the caller's global state is restored.
+
+``cma`` is imported on first use: it imports SciPy's statistics and matplotlib, seconds of
+start-up that every process importing :mod:`signseg.evolve` (a Dask worker, a notebook
+kernel) would otherwise pay without ever using this backend.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
-import cma
 import numpy as np
 import torch
 
 from ..errors import InvalidInputError
 from ._common import check_start, check_tell, run_seeds
 from .parameters import STEP_SIZE_RULES, VARIANTS
+
+if TYPE_CHECKING:
+    import cma
 
 __all__ = ["PycmaLockstep", "pycma_options"]
 
@@ -33,6 +39,8 @@ def pycma_options(seed: int, popsize: int, variant: str,
     pycma's termination criteria are left at their defaults but never consulted: every run
     is asked for exactly the number of generations the caller requests.
     """
+    import cma
+
     if variant not in VARIANTS:
         raise InvalidInputError(f"variant must be one of {VARIANTS}, got {variant!r}")
     if step_size not in STEP_SIZE_RULES:
@@ -67,6 +75,8 @@ class PycmaLockstep:
         device: torch.device | str | None = None,
         dtype: torch.dtype = torch.float32,
     ) -> None:
+        import cma
+
         x0, sigma, popsize = check_start(x0, sigma0, popsize)
         self.runs, self.dim = x0.shape
         self.popsize = popsize
