@@ -33,16 +33,37 @@ Formats written (each as the published file is read by signseg or by the library
   and the linear classifier (``state_dict`` of the ResNet-50 with the frozen backbone and a
   trained 1000-way ``fc``, ``best_acc1``), under the names :mod:`signseg.published` caches them as.
 
+The ``paper`` profile also reads two published stimulus sets (:mod:`signseg.data.challenges`);
+:func:`write_challenges` writes stand-ins of them where a download would have put them, in the
+signseg data cache (``cache_dir("data")``), as the archives they are released as:
+
+* Geirhos et al.'s cue-conflict stimuli: model-vs-human's ``cue-conflict.tar.gz`` holding
+  ``cue-conflict/<shape category>/<shape><i>-<texture><j>.png`` (224 x 224 PNG), one folder
+  per category of :data:`signseg.data.cueconflict.CATEGORIES` (:mod:`signseg.data.cueconflict`).
+* Xiao et al.'s backgrounds challenge: ``backgrounds_challenge_data.tar.gz`` holding
+  ``bg_challenge/<variant>/val/<NN_class>/<image>.JPEG`` (224 x 224 JPEG) for every variant,
+  and the ImageNet -> IN-9 map ``in_to_in9.json`` (``{"0": label, ..., "999": label}``,
+  labels in -1..8) beside it (:mod:`signseg.data.bgchallenge`).
+
+Their images are flat grey (one value per image) so that a reader's output can be checked
+pixel by pixel; :func:`cue_conflict_files` and :func:`bg_challenge_files` give the members,
+:func:`write_tree` and :func:`write_archive` lay them out as a folder or as a ``.tar.gz``
+(byte for byte the same for the same members, so the decoded-image cache keyed by the
+archive's digest is reused across runs).
+
 Files that exist are never replaced (:class:`~signseg.errors.InvalidInputError`), so real
-weights in a hub cache cannot be overwritten by accident.
+weights or data in a cache cannot be overwritten by accident.
 """
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import re
+import tarfile
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -61,6 +82,16 @@ __all__ = [
     "write_simsiam",
     "write_published",
     "robust_checkpoint",
+    "cue_conflict_stimuli",
+    "cue_conflict_files",
+    "bg_challenge_files",
+    "in9_mapping",
+    "write_tree",
+    "write_archive",
+    "write_cue_conflict",
+    "write_bg_challenge",
+    "required_challenges",
+    "write_challenges",
 ]
 
 #: ``biggan-deep-256-config.json`` as published with ``pytorch-pretrained-biggan``.
@@ -296,10 +327,27 @@ def write_published(folder: Path, name: str, seed: int = 0) -> list[Path]:
     return list(write_simsiam(folder, seed))
 
 
+def _nodes(value: Any, key: Any = None) -> Iterator[tuple[Any, Any]]:
+    """``(key, value)`` of ``value`` and of everything nested in its mappings and lists.
+
+    Depth first, in order; the key of a list item is its index, that of ``value`` ``key``.
+    """
+    yield key, value
+    if isinstance(value, Mapping):
+        items: Iterable[tuple[Any, Any]] = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    else:
+        return
+    for inner_key, item in items:
+        yield from _nodes(item, inner_key)
+
+
 def required_standins(parameters: Iterable[Mapping[str, Any]]) -> tuple[list[str], list[str]]:
     """The torchvision / published models and published generators named in ``parameters``.
 
-    Every string value of the (nested) notebook parameters is looked up: zoo names of
+    Every string value and mapping key of the (nested) notebook parameters is looked up
+    (``robust: {resnet50_linf4: 4}`` names a model by its key): zoo names of
     torchvision and published models (``resnet50_linf4``, ``resnet50_simsiam``) and the names
     ``deepsim-fc6`` / ``biggan-deep-256`` are returned, in order of first appearance; anything
     else (project models, data descriptions) is ignored.
@@ -310,22 +358,14 @@ def required_standins(parameters: Iterable[Mapping[str, Any]]) -> tuple[list[str
     published = {"deepsim-fc6", "biggan-deep-256"}
     models: list[str] = []
     generators: list[str] = []
-
-    def visit(value: Any) -> None:
-        if isinstance(value, Mapping):
-            for item in value.values():
-                visit(item)
-        elif isinstance(value, (list, tuple)):
-            for item in value:
-                visit(item)
-        elif isinstance(value, str):
-            if value in torchvision and value not in models:
-                models.append(value)
-            elif value in published and value not in generators:
-                generators.append(value)
-
-    for params in parameters:
-        visit(params)
+    for key, value in _nodes(list(parameters)):
+        for name in (key, value):  # values, and keys of mappings such as ``robust: {name: eps}``
+            if not isinstance(name, str):
+                continue
+            if name in torchvision and name not in models:
+                models.append(name)
+            elif name in published and name not in generators:
+                generators.append(name)
     return models, generators
 
 
@@ -383,4 +423,178 @@ def write_standins(
         from .metrics.objectness import DEFAULT_DETECTOR
 
         paths.append(write_detector(folder, DEFAULT_DETECTOR))
+    return paths
+
+
+# --------------------------------------------------------------------------- stimulus sets
+
+
+def _image_bytes(value: int, fmt: str, size: tuple[int, int] = (224, 224)) -> bytes:
+    """A flat grey RGB image of ``size`` (height, width) encoded as ``fmt`` (``"PNG"``, ``"JPEG"``)."""
+    import numpy as np
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((*size, 3), value, dtype=np.uint8)).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def cue_conflict_stimuli(per_category: int = 1) -> dict[str, int]:
+    """File name -> grey value of a small cue-conflict set: every category as a shape.
+
+    Shape category ``c`` gets ``per_category`` stimuli ``<c><k>-<next category><k + 1>.png``
+    (``k`` from 1), whose texture is the next category in sorted order, and ``dog`` one more
+    stimulus without conflict (``dog10-dog3.png``), as the published set has. Grey values
+    are distinct while there are fewer than 256 stimuli.
+    """
+    from .data.cueconflict import CATEGORIES
+
+    if per_category < 1:
+        raise InvalidInputError(f"per_category must be at least 1; got {per_category}")
+    names = [f"{shape}{k}-{CATEGORIES[(i + 1) % len(CATEGORIES)]}{k + 1}.png"
+             for i, shape in enumerate(CATEGORIES) for k in range(1, per_category + 1)]
+    names.append("dog10-dog3.png")  # shape == texture: left out of shape bias
+    return {name: (10 + 10 * i) % 256 for i, name in enumerate(names)}
+
+
+def cue_conflict_files(stimuli: Mapping[str, int]) -> dict[str, bytes]:
+    """``"<shape category>/<file name>"`` -> PNG bytes of every stimulus (name -> grey value)."""
+    from .data.cueconflict import parse_name
+
+    return {f"{parse_name(name)[0]}/{name}": _image_bytes(value, "PNG")
+            for name, value in stimuli.items()}
+
+
+def bg_challenge_files(variants: Mapping[str, int], per_class: int = 2) -> dict[str, bytes]:
+    """``"<variant>/val/<class folder>/<image>.JPEG"`` -> JPEG bytes of a small IN-9 set.
+
+    Every variant gets ``per_class`` images in each of the 9 class folders; image ``k`` of
+    class ``label`` is flat grey ``value + 2 * label`` (``value`` the variant's).
+    """
+    from .data.bgchallenge import CLASS_FOLDERS, VARIANTS
+
+    unknown = sorted(set(variants) - set(VARIANTS))
+    if unknown:
+        raise InvalidInputError(f"unknown backgrounds-challenge variants {unknown}; expected some "
+                                f"of {list(VARIANTS)}")
+    return {f"{variant}/val/{folder}/n{label:08d}_{k}.JPEG": _image_bytes(value + 2 * label, "JPEG")
+            for variant, value in variants.items() for label, folder in enumerate(CLASS_FOLDERS)
+            for k in range(per_class)}
+
+
+def in9_mapping(seed: int = 0) -> dict[str, int]:
+    """A random ``in_to_in9.json``: every ImageNet index ``"0"`` ... ``"999"`` -> a label in -1..8.
+
+    About half the classes map to none of the 9 (``-1``), as in the published file; which
+    ones is drawn from ``seed``. Not the published map: a stand-in of its format.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.randint(-9, 9, (1000,), generator=generator).clamp(min=-1)
+    return {str(i): int(label) for i, label in enumerate(labels)}
+
+
+def write_tree(folder: Path, files: Mapping[str, bytes]) -> Path:
+    """Write ``files`` (relative POSIX path -> bytes) below ``folder``; returns ``folder``."""
+    for relative, content in files.items():
+        _target(folder, relative).write_bytes(content)
+    return Path(folder)
+
+
+def write_archive(path: Path, files: Mapping[str, bytes], top: str) -> Path:
+    """Write ``files`` as the ``.tar.gz`` ``path``, below the folder ``top``, reproducibly.
+
+    Directory entries precede their files, as ``tar -czf`` writes them; every member has
+    modification time 0, and the gzip header no time and no name, so equal ``files`` give
+    equal bytes.
+    """
+    path = _target(Path(path).parent, Path(path).name)
+    names = sorted(f"{top}/{relative}" for relative in files)
+    folders = sorted({"/".join(name.split("/")[:depth]) for name in names
+                      for depth in range(1, name.count("/") + 1)})
+    buffer = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0) as packed:
+        with tarfile.open(fileobj=packed, mode="w", format=tarfile.GNU_FORMAT) as tar:
+            for name in sorted(folders + names):
+                info = tarfile.TarInfo(name)
+                if name in folders:
+                    info.type, info.mode = tarfile.DIRTYPE, 0o755
+                    tar.addfile(info)
+                else:
+                    content = files[name[len(top) + 1:]]
+                    info.size, info.mode = len(content), 0o644
+                    tar.addfile(info, io.BytesIO(content))
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+def write_cue_conflict(folder: Path, per_category: int = 1) -> Path:
+    """Geirhos et al.'s stimuli as model-vs-human releases them: ``folder/cue-conflict.tar.gz``."""
+    from .data.cueconflict import ARCHIVE_NAME, NAME
+
+    return write_archive(Path(folder) / ARCHIVE_NAME,
+                         cue_conflict_files(cue_conflict_stimuli(per_category)), NAME)
+
+
+def write_bg_challenge(folder: Path, per_class: int = 1, seed: int = 0) -> tuple[Path, Path]:
+    """Xiao et al.'s challenge: ``backgrounds_challenge_data.tar.gz`` and ``in_to_in9.json``.
+
+    The archive holds every variant, ``per_class`` images per class; the map is
+    :func:`in9_mapping` of ``seed``.
+    """
+    from .data.bgchallenge import ARCHIVE_NAME, MAPPING_NAME, VARIANTS
+
+    variants = {variant: 20 + 20 * i for i, variant in enumerate(VARIANTS)}
+    archive = write_archive(Path(folder) / ARCHIVE_NAME, bg_challenge_files(variants, per_class),
+                            "bg_challenge")
+    mapping = _target(folder, MAPPING_NAME)
+    mapping.write_text(json.dumps(in9_mapping(seed)), encoding="utf-8")
+    return archive, mapping
+
+
+def required_challenges(parameters: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The published stimulus sources (``"geirhos"``, ``"xiao"``) named in ``parameters``.
+
+    Every ``source`` entry of the (nested) notebook parameters is looked up, in order of
+    first appearance; the offline ``"tiny-imagenet"`` source needs no stand-in.
+    """
+    from .data.challenges import BACKGROUND_SOURCES, CUE_SOURCES
+
+    published = (set(CUE_SOURCES) | set(BACKGROUND_SOURCES)) - {"tiny-imagenet"}
+    sources: list[str] = []
+    for key, value in _nodes(list(parameters)):
+        if key == "source" and isinstance(value, str) and value in published and value not in sources:
+            sources.append(value)
+    return sources
+
+
+def write_challenges(folder: Path, sources: Iterable[str], *, seed: int = 0) -> list[Path]:
+    """Stand-ins of the published stimulus ``sources`` in the data cache ``folder``.
+
+    Parameters
+    ----------
+    folder:
+        The signseg data cache, ``cache_dir("data")`` of a temporary ``SIGNSEG_CACHE``: the
+        files go where the readers keep a download (``<folder>/cue-conflict/``,
+        ``<folder>/bg-challenge/``); none of them may exist yet.
+    sources:
+        ``"geirhos"`` and/or ``"xiao"`` (see :func:`required_challenges`).
+    seed:
+        Seed of the random ImageNet -> IN-9 map.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    from .data import bgchallenge, cueconflict
+
+    paths: list[Path] = []
+    for source in sources:
+        if source == "geirhos":
+            paths.append(write_cue_conflict(Path(folder) / cueconflict.NAME))
+        elif source == "xiao":
+            paths.extend(write_bg_challenge(Path(folder) / bgchallenge.NAME, seed=seed))
+        else:
+            raise InvalidInputError(f"no stand-in for the stimulus source {source!r}; expected "
+                                    "'geirhos' or 'xiao'")
     return paths

@@ -1,20 +1,25 @@
 """Dry run of the `paper` profile: every notebook, end to end, against stand-in checkpoints.
 
-No machine here has the published ImageNet, DeePSiM, BigGAN, LPIPS or YOLO weights, so the
-`paper` notebooks could otherwise only ever run on a GPU runner with network access. This
+No machine here has the published ImageNet, DeePSiM, BigGAN, LPIPS, YOLO, robust or SimSiam
+weights, nor Geirhos et al.'s cue-conflict stimuli or Xiao et al.'s backgrounds challenge, so
+the `paper` notebooks could otherwise only ever run on a GPU runner with network access. This
 test writes seeded random weights under the exact published file names and formats into a
-temporary torch hub cache (:mod:`signseg.standins`), turns off checkpoint hash verification
-for this test only (``SIGNSEG_VERIFY_CHECKPOINTS=0``), and executes every notebook of the
-book through the runner with the `paper` profile's parameters, shrunk by :data:`OVERRIDES`
-to a few models and a few evaluations. What runs is the real code path: loading through the
-hub cache and the published loaders, the paper's model names and generators, 256 px
-generated images scored by ImageNet networks. The numbers are meaningless and not checked;
-that every cell runs is.
+temporary torch hub cache, and the two stimulus sets as the archives they are released as (a
+few flat-grey images per category, with a random ``in_to_in9.json``) where a download would
+have put them in a temporary signseg cache (:mod:`signseg.standins`); it turns off checkpoint
+hash verification for this test only (``SIGNSEG_VERIFY_CHECKPOINTS=0``) and executes every
+notebook of the book through the runner with the `paper` profile's parameters, shrunk by
+:data:`OVERRIDES` to a few models and a few evaluations. What runs is the real code path:
+loading through the hub cache, the data cache and the published loaders, the paper's model
+names, generators and stimuli, 256 px generated images scored by ImageNet networks. The
+numbers are meaningless and not checked; that every cell runs is.
 
 When a notebook gains parameters (more models, robust networks, new generators), extend
 :data:`OVERRIDES` so that it stays small, and :mod:`signseg.standins` for new published
-files. Measured: 5 min 35 s on 2 shared CPU cores under a load of about 3 (stand-ins 19 s,
-01 92 s, 02 206 s, most of it the random BigGAN-deep-256 at about 5 s per image).
+files. Measured: 8 min 51 s on 2 shared CPU cores under a load of about 4 (another job
+training beside it): stand-ins 30 s, 01 105 s, 02 292 s (most of it the random
+BigGAN-deep-256 at about 5 s per image), 03 108 s (a quarter of it the visualizations). With
+a load of about 3, 01 and 02 took 92 s and 206 s.
 """
 
 import nbformat
@@ -24,11 +29,18 @@ from signseg import cache, profiles, runner, standins
 
 pytestmark = pytest.mark.book
 
+
+class Whole(dict):
+    """An override mapping that replaces the profile's mapping instead of being merged into it."""
+
+
 #: Per notebook: dotted parameter overrides (:mod:`signseg.overrides`) on top of the paper
-#: profile; a mapping given here is merged into the profile's mapping of the same name.
+#: profile; a mapping given here is merged into the profile's mapping of the same name, a
+#: :class:`Whole` one replaces it.
 SMALL = {
     "train.cifar10": {"epochs": 2, "width": 8, "n_train": 256, "n_test": 128, "batch_size": 64},
     "train.procedural": {"epochs": 1, "n_test": 100, "data": {"n": 300}},
+    "train.tiny-imagenet": {"epochs": 1, "width": 4, "n_train": 400, "n_test": 200},
 }
 OVERRIDES = {
     "01_dale_index": {
@@ -51,6 +63,21 @@ OVERRIDES = {
         "figure_units": 1,
         "naturalness_images": 4,
     },
+    "03_training_regimes": {
+        # the standard and the most robust ResNet-50 (Spearman's rho over 2 networks x 2 units),
+        # SimSiam beside the supervised ResNet-50, the project's ReLU / Tanh pair (trained for one
+        # epoch), 02's tiny visualization with two runs (one generator: the two control images
+        # the similarity ceiling takes), one readout network, one PGD step on 4 images; Geirhos'
+        # set is the stand-in's 17 images, Xiao's two of its variants (9 images each)
+        "robust": Whole({"resnet50": 0, "resnet50_linf8": 8}),
+        "self_supervised": ["resnet50_simsiam", "resnet50"],
+        "readout_ensemble": ["alexnet"],
+        "visualization": {"units": [1, 2], "alphas": [0.0, 1.0], "restarts": 2, "iterations": 1,
+                          "popsize": 2},
+        "attack": {"epsilon": 4, "steps": 1, "images": 4},
+        "background_challenge": {"options": {"variants": ["original", "mixed_rand"]}},
+        "figure_units": 1,
+    },
 }
 
 
@@ -62,22 +89,27 @@ def overrides(stem: str) -> dict:
         current = params
         for part in dotted.split("."):
             current = current.get(part, {}) if isinstance(current, dict) else {}
-        merged = {**current, **value} if isinstance(value, dict) and isinstance(current, dict) else value
-        result[dotted] = merged
+        if isinstance(value, Whole):
+            result[dotted] = dict(value)
+        elif isinstance(value, dict) and isinstance(current, dict):
+            result[dotted] = {**current, **value}
+        else:
+            result[dotted] = value
     return result
 
 
 @pytest.fixture(scope="module")
 def paper_run(tmp_path_factory: pytest.TempPathFactory):
-    """Stand-in weights in a temporary TORCH_HOME, a fresh signseg cache; every notebook run."""
+    """Stand-in weights in a temporary TORCH_HOME, stand-in stimulus sets in a fresh signseg
+    cache; every notebook run."""
     tmp = tmp_path_factory.mktemp("paper-profile")
-    decoded = cache.cache_dir("data")  # decoded data sets are reused, nothing else
+    decoded = cache.cache_dir("data", "decoded")  # decoded data sets are reused, nothing else
     patch = pytest.MonkeyPatch()
     patch.setenv("TORCH_HOME", str(tmp / "torch"))
     patch.setenv("SIGNSEG_VERIFY_CHECKPOINTS", "0")
     patch.setenv("SIGNSEG_CACHE", str(tmp / "cache"))
-    (tmp / "cache").mkdir()
-    (tmp / "cache" / "data").symlink_to(decoded, target_is_directory=True)
+    (tmp / "cache" / "data").mkdir(parents=True)
+    (tmp / "cache" / "data" / "decoded").symlink_to(decoded, target_is_directory=True)
     try:
         root = runner.project_root()
         stems = runner.notebook_stems(root)
@@ -87,6 +119,9 @@ def paper_run(tmp_path_factory: pytest.TempPathFactory):
         # seed 1: the stand-in "trained" weights differ from the seed-0 initialisations
         written = standins.write_standins(tmp / "torch" / "hub" / "checkpoints", models,
                                           generators, seed=1)
+        # where a download would have put Geirhos' and Xiao's sets: the readers find them there
+        written += standins.write_challenges(cache.cache_dir("data"),
+                                             standins.required_challenges(params), seed=1)
         results = [runner.execute(stem, "paper", root=root, force=True, overrides=overrides(stem),
                                   out_dir=tmp / "executed") for stem in stems]
         yield root, stems, written, results
@@ -118,11 +153,31 @@ def test_every_paper_notebook_runs_end_to_end_on_standin_checkpoints(paper_run):
         assert _errors(notebook) == [], stem
 
 
+def _text(notebook: nbformat.NotebookNode) -> str:
+    """Every printed, Markdown and HTML output of ``notebook``'s code cells."""
+    return "\n".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/markdown", ""))
+                     + str(o.get("data", {}).get("text/html", ""))
+                     for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", []))
+
+
 def test_paper_ablation_uses_the_published_generators_and_every_metric(paper_run):
     _, stems, _, results = paper_run
-    notebook = nbformat.read(results[stems.index("02_ablation")].path, as_version=4)
-    text = "\n".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/markdown", ""))
-                     for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    text = _text(nbformat.read(results[stems.index("02_ablation")].path, as_version=4))
     assert "was skipped" not in text  # LPIPS and objectness ran on their stand-ins
     assert "DeePSiM fc6" in text and "BigGAN-deep" in text
     assert "resnet50" in text and "alexnet" in text
+
+
+def test_paper_regimes_use_the_published_models_and_stimulus_sets(paper_run):
+    _, stems, written, results = paper_run
+    names = {path.name for path in written}
+    assert {"resnet50_linf_eps8.0.ckpt", "simsiam_100ep_checkpoint_0099.pth.tar",
+            "simsiam_100ep_lincls_model_best.pth.tar", "cue-conflict.tar.gz",
+            "backgrounds_challenge_data.tar.gz", "in_to_in9.json"} <= names
+    text = _text(nbformat.read(results[stems.index("03_training_regimes")].path, as_version=4))
+    assert "resnet50_linf8 (ε=8)" in text and "resnet50_simsiam" in text  # Tables 1 and 2
+    # the captions name the published stimuli, read through the same loaders as on a GPU runner
+    assert "Geirhos et al.'s 17 cue-conflict images (16 categories)" in text
+    assert "Xiao et al.'s backgrounds challenge (IN-9, 2 variants)" in text
+    # the project's Tiny ImageNet pair has 200 outputs: not scored on the ImageNet stimuli
+    assert text.count("Not scored: tinyimagenet_resnet8, tinyimagenet_resnet8_tanh") == 2

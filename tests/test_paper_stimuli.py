@@ -1,10 +1,10 @@
 """Geirhos et al.'s cue-conflict stimuli and Xiao et al.'s backgrounds challenge: readers and scoring.
 
-The published sets are written here as small fakes in exactly their published layouts
-(texture-vs-shape's ``stimuli/style-transfer-preprocessed-512/<shape>/<shape><i>-<texture><j>.png``,
-model-vs-human's ``cue-conflict.tar.gz``, the challenge's
-``bg_challenge/<variant>/val/<NN_class>/<image>`` tree and archive, ``in_to_in9.json``); the
-decision rules are checked on hand-worked logits.
+The published sets are written here as small fakes (:mod:`signseg.standins`) in exactly their
+published layouts (texture-vs-shape's
+``stimuli/style-transfer-preprocessed-512/<shape>/<shape><i>-<texture><j>.png``, model-vs-human's
+``cue-conflict.tar.gz``, the challenge's ``bg_challenge/<variant>/val/<NN_class>/<image>`` tree
+and archive, ``in_to_in9.json``); the decision rules are checked on hand-worked logits.
 """
 
 import json
@@ -17,9 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
-from signseg import data
+from signseg import data, standins
 from signseg.data import bgchallenge, cueconflict
 from signseg.errors import DamagedFileError, DataNotFoundError, InvalidInputError
 
@@ -41,14 +40,8 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
 
 
-def write_image(path: Path, value: int, fmt: str = "PNG") -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.full((224, 224, 3), value, dtype=np.uint8)).save(path, format=fmt)
-
-
-# file name -> grey value; shape folder is the name's first category
-STIMULI = {f"{shape}1-{CATEGORIES[(i + 1) % 16]}2.png": 10 + 10 * i for i, shape in enumerate(CATEGORIES)}
-STIMULI["dog10-dog3.png"] = 250  # shape == texture: no conflict
+# file name -> grey value; shape folder is the name's first category; "dog10-dog3.png" has no conflict
+STIMULI = standins.cue_conflict_stimuli(1)
 
 
 def shape_folder(name: str) -> str:
@@ -56,9 +49,7 @@ def shape_folder(name: str) -> str:
 
 
 def write_stimuli(folder: Path, names: dict = STIMULI) -> Path:
-    for name, value in names.items():
-        write_image(folder / shape_folder(name) / name, value)
-    return folder
+    return standins.write_tree(folder, standins.cue_conflict_files(names))
 
 
 def test_texture_vs_shape_tree_is_read_with_shape_targets_and_texture_meta(tmp_path, monkeypatch):
@@ -82,10 +73,11 @@ def test_texture_vs_shape_tree_is_read_with_shape_targets_and_texture_meta(tmp_p
 def test_model_vs_human_archive_and_its_download_give_the_same_set(tmp_path, monkeypatch):
     tree = write_stimuli(tmp_path / "tree" / "style-transfer-preprocessed-512")
     reference = data.load("cue-conflict", "test", root=tmp_path / "tree", progress=False)
-    archive = tmp_path / "release" / "cue-conflict.tar.gz"
-    archive.parent.mkdir()
-    with tarfile.open(archive, "w:gz") as tar:
-        tar.add(tree, arcname="cue-conflict")  # cue-conflict/<category>/<file>.png
+    # cue-conflict/<category>/<file>.png
+    archive = standins.write_archive(tmp_path / "release" / "cue-conflict.tar.gz",
+                                     standins.cue_conflict_files(STIMULI), "cue-conflict")
+    with tarfile.open(archive) as tar:
+        assert "cue-conflict/airplane/airplane1-bear2.png" in tar.getnames()
     from_archive = data.load("cue-conflict", "test", root=archive.parent, progress=False)
     assert torch.equal(from_archive.images, reference.images)
     assert torch.equal(from_archive.targets, reference.targets)
@@ -117,7 +109,8 @@ def test_cue_conflict_offline_and_damaged_copies_say_what_to_do(tmp_path):
     with pytest.raises(DataNotFoundError, match=r"missing \['oven'\]"):
         data.load("cue-conflict", "test", root=tmp_path / "partial", progress=False)
     mixed = write_stimuli(tmp_path / "mixed" / "cue-conflict")
-    write_image(mixed / "cat" / "dog2-cat1.png", 7)
+    misplaced = standins.cue_conflict_files({"dog2-cat1.png": 7})["dog/dog2-cat1.png"]
+    standins.write_tree(mixed, {"cat/dog2-cat1.png": misplaced})
     with pytest.raises(DataNotFoundError, match=r"cat/dog2-cat1\.png names the shape 'dog'"):
         data.load("cue-conflict", "test", root=tmp_path / "mixed", progress=False)
     with pytest.raises(InvalidInputError, match="'test'"):
@@ -165,22 +158,16 @@ def test_shape_bias_counts_shape_and_texture_decisions_on_conflicting_images():
 
 def write_bg(folder: Path, variants: dict) -> Path:
     """``bg_challenge/<variant>/val/<class>/<image>.JPEG``; two images per class, grey ``value``."""
-    for variant, value in variants.items():
-        for label, class_folder in enumerate(IN9_FOLDERS):
-            for k in range(2):
-                write_image(folder / "bg_challenge" / variant / "val" / class_folder /
-                            f"n0{label}_{k}.JPEG", value + 2 * label, fmt="JPEG")
+    standins.write_tree(folder / "bg_challenge", standins.bg_challenge_files(variants, per_class=2))
     return folder
 
 
 def test_challenge_tree_and_archive_give_each_variant_with_in9_labels(tmp_path):
-    write_bg(tmp_path / "copy", {"original": 40, "mixed_rand": 140})
-    with tarfile.open(tmp_path / "copy" / "backgrounds_challenge_data.tar.gz", "w:gz") as tar:
-        tar.add(tmp_path / "copy" / "bg_challenge", arcname="bg_challenge")
+    variants = {"original": 40, "mixed_rand": 140}
+    write_bg(tmp_path / "copy", variants)
     archive_only = tmp_path / "archive"
-    archive_only.mkdir()
-    (tmp_path / "copy" / "backgrounds_challenge_data.tar.gz").rename(
-        archive_only / "backgrounds_challenge_data.tar.gz")
+    standins.write_archive(archive_only / "backgrounds_challenge_data.tar.gz",
+                           standins.bg_challenge_files(variants, per_class=2), "bg_challenge")
     for root in (tmp_path / "copy", tmp_path / "copy" / "bg_challenge", archive_only):
         for variant, value in (("original", 40), ("mixed_rand", 140)):
             images = data.load("bg-challenge", "val", variant=variant, root=root, progress=False)
@@ -212,8 +199,7 @@ def test_challenge_offline_and_partial_copies_say_what_to_do(tmp_path):
 
 
 def write_mapping(path: Path, mapping: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(mapping))
+    standins.write_tree(path.parent, {path.name: json.dumps(mapping).encode()})
 
 
 def test_in9_label_map_is_read_and_checked(tmp_path, monkeypatch):
@@ -248,3 +234,22 @@ def test_in9_decisions_map_the_top1_imagenet_class():
     assert bgchallenge.in9_decisions(logits, label_map).tolist() == [0, 1, -1, 2]
     with pytest.raises(InvalidInputError, match=r"\[N, 1000\]"):
         bgchallenge.in9_decisions(torch.zeros(2, 9), label_map)
+
+
+def test_challenge_sets_score_only_the_models_with_their_outputs():
+    from types import SimpleNamespace
+
+    from signseg.data.challenges import ChallengeSet
+
+    imagenet = SimpleNamespace(classes=[f"c{i}" for i in range(1000)])
+    tiny = SimpleNamespace(classes=[f"t{i}" for i in range(200)])
+    models = {"resnet50": imagenet, "relu": tiny, "tanh": tiny, "robust": imagenet}
+    published = ChallengeSet(None, cueconflict.category_probabilities, "Geirhos", outputs=1000)
+    assert list(published.scorable(models)) == ["resnet50", "robust"]
+    assert published.left_out(models) == ("Not scored: relu, tanh (these stimuli are scored from "
+                                          "1000 output classes; they have others).")
+    assert published.left_out({"relu": tiny}).endswith("classes; it has others).")
+    offline = ChallengeSet(None, None, "hybrids", outputs=200)
+    assert list(offline.scorable(models)) == ["relu", "tanh"]
+    assert published.left_out({"resnet50": imagenet}) == ""
+    assert list(ChallengeSet(None, None, "any").scorable(models)) == list(models)
