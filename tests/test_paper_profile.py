@@ -16,10 +16,10 @@ numbers are meaningless and not checked; that every cell runs is.
 
 When a notebook gains parameters (more models, robust networks, new generators), extend
 :data:`OVERRIDES` so that it stays small, and :mod:`signseg.standins` for new published
-files. Measured: 8 min 51 s on 2 shared CPU cores under a load of about 4 (another job
-training beside it): stand-ins 30 s, 01 105 s, 02 292 s (most of it the random
-BigGAN-deep-256 at about 5 s per image), 03 108 s (a quarter of it the visualizations). With
-a load of about 3, 01 and 02 took 92 s and 206 s.
+files. Measured: 8 min 17 s on 2 shared CPU cores under a load of about 3 (another job
+training beside it): stand-ins 20 s, 01 65 s, 02 279 s (most of it the random
+BigGAN-deep-256 at about 5 s per image), 03 121 s (a quarter of it the visualizations, a
+quarter the shape-bias and background-challenge scoring of four ResNet-50s).
 """
 
 import nbformat
