@@ -241,7 +241,7 @@ def robustness_correlation(
 
 def accuracy_table(
     models: Mapping[str, Any], images: torch.Tensor, targets: torch.Tensor, epsilon: float,
-    steps: int = 10, *, seed: int = 0,
+    steps: int = 10, *, seed: int = 0, n_classes: int | None = None,
 ) -> pd.DataFrame:
     """Clean and adversarial top-1 of every network (Table 1 of the book's Section 3).
 
@@ -256,6 +256,10 @@ def accuracy_table(
         The L-inf PGD attack (radius in 1/255, :func:`signseg.adversarial.robust_accuracy`).
     seed:
         Random start of the attack.
+    n_classes:
+        Number of classes ``targets`` index; networks with another number of outputs (an
+        ImageNet model on Tiny ImageNet images) are listed with their recorded ``top1`` only,
+        ``clean`` and ``robust`` left NaN, never scored against the wrong labels.
 
     Returns
     -------
@@ -270,6 +274,12 @@ def accuracy_table(
     n = int(len(targets))
     rows = []
     for label, model in models.items():
+        if n_classes is not None and model.entry.num_classes != n_classes:
+            nan = float("nan")
+            rows.append({"network": label, "regime": model.entry.regime,
+                         "trained_epsilon": float(model.entry.epsilon), "top1": model.accuracy,
+                         "clean": nan, "robust": nan, "robust_low": nan, "robust_high": nan, "n": 0})
+            continue
         clean = robust_accuracy(model, images, targets, 0.0, steps=1, seed=seed, progress=False)
         robust = robust_accuracy(model, images, targets, epsilon, steps=steps, seed=seed)
         low, high = wilson_interval(round(robust * n / 100), n, 0.95)

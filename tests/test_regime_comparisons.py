@@ -118,3 +118,17 @@ def test_report_sentences_follow_the_intervals():
     assert "grows with robustness for positive ablation" in text and "over 40" in text
     table.loc[0, ["positive_ci_high"]] = 0.1
     assert "no trend is established" in report.robustness_trend(table, 1.0)
+
+
+def test_accuracy_table_never_scores_a_network_against_another_label_set():
+    from types import SimpleNamespace
+
+    import torch
+
+    imagenet = SimpleNamespace(entry=SimpleNamespace(num_classes=1000, regime="adversarial", epsilon=4.0),
+                               accuracy=63.86)
+    table = regimes.accuracy_table({"resnet50_linf4": imagenet}, torch.zeros(3, 3, 8, 8, dtype=torch.uint8),
+                                   torch.tensor([0, 1, 2]), 2.0, n_classes=200)
+    row = table.iloc[0]
+    assert row["top1"] == 63.86 and row["trained_epsilon"] == 4.0 and row["n"] == 0
+    assert np.isnan(row["clean"]) and np.isnan(row["robust"])
