@@ -90,3 +90,14 @@ def test_invalid_inputs() -> None:
         radial_power_spectrum(torch.rand(1, 3, 8, 8), color="lab")
     with pytest.raises(InvalidInputError, match=r"\[0, 1\]"):
         radial_power_spectrum(torch.full((1, 3, 8, 8), 2.0))
+
+
+def test_summed_spectrum_is_the_mean_times_the_frequencies_in_each_bin() -> None:
+    images = torch.rand(2, 3, 12, 12, generator=torch.Generator().manual_seed(3))
+    frequencies, mean = radial_power_spectrum(images)
+    same, total = radial_power_spectrum(images, reduce="sum")
+    counts = np.array([frequencies_in_bin(12, b) for b in range(1, 7)])
+    assert np.array_equal(frequencies, same)
+    assert total == pytest.approx(mean * counts[None, :], rel=1e-12)
+    with pytest.raises(InvalidInputError, match="reduce"):
+        radial_power_spectrum(images, reduce="median")

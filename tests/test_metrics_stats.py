@@ -14,8 +14,11 @@ from signseg.errors import InvalidInputError
 from signseg.metrics.stats import (
     _rowwise_correlation,
     bootstrap_ci,
+    contrast_table,
     correlation_with_ci,
+    group_contrast,
     mean_ci,
+    permutation_test,
     summarize,
 )
 
@@ -221,3 +224,136 @@ def test_summarize_nested_levels_are_averaged_hierarchically() -> None:
     frame.loc[1, "value"] = np.nan
     with pytest.raises(InvalidInputError, match="dropna"):
         summarize(frame, "value", by="alpha", nested=("network", "unit"))
+
+
+def scipy_permutation_p(a, b, alternative: str, n_resamples: int) -> float:
+    return stats.permutation_test(
+        (a, b), lambda x, y, axis: x.mean(axis=axis) - y.mean(axis=axis), vectorized=True,
+        n_resamples=n_resamples, alternative=alternative, random_state=np.random.default_rng(5),
+    ).pvalue
+
+
+def test_permutation_test_enumerates_the_six_splits_of_1_2_versus_3_4() -> None:
+    # a-means minus b-means of the 6 splits: -2, -1, 0, 0, 1, 2; observed -2
+    assert permutation_test([1.0, 2.0], [3.0, 4.0], alternative="less") == (-2.0, 1 / 6)
+    assert permutation_test([1.0, 2.0], [3.0, 4.0], alternative="greater") == (-2.0, 1.0)
+    difference, p = permutation_test([1.0, 2.0], [3.0, 4.0])
+    assert difference == -2.0 and p == pytest.approx(1 / 3, abs=1e-15)
+    # ties count: observed 0 for a = [1, 4], b = [2, 3]; splits at most 0: 4 of 6
+    assert permutation_test([1.0, 4.0], [2.0, 3.0], alternative="less")[1] == pytest.approx(4 / 6)
+
+
+@pytest.mark.parametrize("alternative", ["two-sided", "less", "greater"])
+def test_exact_permutation_test_equals_scipy(alternative: str) -> None:
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(0.8, 1.0, size=5), rng.normal(0.0, 1.0, size=6)  # C(11, 5) = 462 splits
+    difference, p = permutation_test(a, b, alternative=alternative)
+    assert difference == pytest.approx(a.mean() - b.mean(), abs=1e-12)
+    assert p == pytest.approx(scipy_permutation_p(a, b, alternative, 10000), abs=1e-12)
+
+
+@pytest.mark.parametrize("alternative", ["two-sided", "greater"])
+def test_random_permutation_test_agrees_with_scipy_within_monte_carlo_error(alternative) -> None:
+    rng = np.random.default_rng(6)
+    a, b = rng.normal(0.25, 1.0, size=40), rng.normal(0.0, 1.0, size=35)
+    reference = scipy_permutation_p(a, b, alternative, 100000)
+    _, p = permutation_test(a, b, n_permutations=20000, seed=3, alternative=alternative)
+    assert 0.01 < reference < 0.1
+    # Monte-Carlo standard error of a tail share q: sqrt(q (1 - q) / N); two-sided p = 2 q
+    q = reference / 2 if alternative == "two-sided" else reference
+    scale = 2 if alternative == "two-sided" else 1
+    error = scale * math.sqrt(q * (1 - q) * (1 / 20000 + 1 / 100000))
+    assert p == pytest.approx(reference, abs=5 * error)
+    assert permutation_test(a, b, n_permutations=500, seed=1) == permutation_test(
+        a, b, n_permutations=500, seed=1)
+
+
+def test_random_permutation_p_value_is_never_zero() -> None:
+    a, b = np.arange(20.0) + 100.0, np.arange(20.0)
+    assert permutation_test(a, b, n_permutations=999, alternative="greater")[1] == 1 / 1000
+    assert permutation_test(a, b, n_permutations=999)[1] == 2 / 1000
+
+
+def test_permutation_test_rejects_bad_input() -> None:
+    with pytest.raises(InvalidInputError, match="alternative"):
+        permutation_test([1.0], [2.0], alternative="bigger")
+    with pytest.raises(InvalidInputError, match="n_permutations"):
+        permutation_test([1.0], [2.0], n_permutations=0)
+    with pytest.raises(InvalidInputError, match="b"):
+        permutation_test([1.0], [np.nan])
+
+
+def test_group_contrast_combines_means_bootstrap_and_permutation() -> None:
+    rng = np.random.default_rng(8)
+    values = rng.normal(size=30)
+    positive = np.arange(30) % 3 == 0
+    result = group_contrast(values, positive, n_boot=500, n_permutations=2000, seed=2)
+    pos, neg = values[positive], values[~positive]
+    assert result["mean_pos"] == pytest.approx(pos.mean())
+    assert result["mean_neg"] == pytest.approx(neg.mean())
+    assert result["difference"] == pytest.approx(pos.mean() - neg.mean())
+    assert (result["n_pos"], result["n_neg"]) == (10, 20)
+    _, low, high = bootstrap_ci(lambda x, y: x.mean() - y.mean(), pos, neg, n_boot=500,
+                                seed=2, paired=False)
+    assert (result["ci_low"], result["ci_high"]) == (low, high)
+    assert result["p"] == permutation_test(pos, neg, n_permutations=2000, seed=2)[1]
+
+
+def test_group_contrast_single_value_has_no_interval_and_bad_masks_fail() -> None:
+    result = group_contrast([5.0, 1.0, 2.0, 3.0], [True, False, False, False], n_boot=100)
+    assert result["difference"] == 3.0 and result["p"] == pytest.approx(0.5)
+    assert math.isnan(result["ci_low"]) and math.isnan(result["ci_high"])
+    with pytest.raises(InvalidInputError, match="both groups"):
+        group_contrast([1.0, 2.0], [True, True])
+    with pytest.raises(InvalidInputError, match="boolean"):
+        group_contrast([1.0, 2.0], [1, 0])
+    with pytest.raises(InvalidInputError, match="boolean"):
+        group_contrast([1.0, 2.0, 3.0], [True, False])
+
+
+def contrast_frame() -> pd.DataFrame:
+    rng = np.random.default_rng(9)
+    rows = []
+    for layer in ("conv2", "conv1"):
+        for channel in range(12):
+            sign = "positive" if channel < 5 else "negative"
+            rows.append({"layer": layer, "channel": channel, "sign": sign,
+                         "centroid": rng.normal(0.3 if sign == "positive" else 0.1, 0.05),
+                         "colour": rng.normal(20.0, 5.0)})
+    return pd.DataFrame(rows)
+
+
+def test_contrast_table_is_group_contrast_per_layer_and_measure() -> None:
+    frame = contrast_frame()
+    table = contrast_table(frame, ["centroid", "colour"], n_boot=200, n_permutations=500)
+    assert list(table.columns) == ["layer", "measure", "mean_pos", "mean_neg", "difference",
+                                   "ci_low", "ci_high", "p", "n_pos", "n_neg"]
+    assert table[["layer", "measure"]].values.tolist() == [
+        ["conv2", "centroid"], ["conv2", "colour"], ["conv1", "centroid"], ["conv1", "colour"]]
+    for row in table.itertuples():
+        subset = frame[frame["layer"] == row.layer]
+        expected = group_contrast(subset[row.measure].to_numpy(),
+                                  (subset["sign"] == "positive").to_numpy(), n_boot=200,
+                                  n_permutations=500)
+        assert {k: getattr(row, k) for k in expected} == pytest.approx(expected)
+    centroid = table[table["measure"] == "centroid"]
+    assert (centroid["difference"] > 0.1).all() and (centroid["ci_low"] > 0).all()
+    assert (centroid["p"] < 0.01).all()
+
+
+def test_contrast_table_rejects_unknown_signs_missing_values_and_one_sided_layers() -> None:
+    frame = contrast_frame()
+    with pytest.raises(InvalidInputError, match="neutral"):
+        contrast_table(frame.assign(sign=frame["sign"].where(frame["channel"] != 7, "neutral")),
+                       "centroid")
+    with pytest.raises(InvalidInputError, match="dropna"):
+        contrast_table(frame.assign(centroid=frame["centroid"].where(frame["channel"] != 3)),
+                       "centroid")
+    with pytest.raises(InvalidInputError, match="both"):
+        contrast_table(frame[frame["sign"] == "positive"], "centroid")
+    with pytest.raises(InvalidInputError, match="missing_column"):
+        contrast_table(frame, "missing_column")
+    numeric = frame.assign(sign=np.where(frame["sign"] == "positive", 1, -1))
+    table = contrast_table(numeric, "centroid", positive=1, negative=-1, n_boot=50,
+                           n_permutations=50)
+    assert table["n_pos"].tolist() == [5, 5]

@@ -12,7 +12,13 @@ Statistics (:mod:`~signseg.metrics.stats`)
     ``correlation_with_ci(x, y, method="spearman"|"pearson", n_boot=2000, seed=0,
     confidence=0.95) -> dict(r, p, ci_low, ci_high, n, n_degenerate, method, confidence)``;
     ``summarize(frame, value, by, nested=("unit",)) -> DataFrame`` (nested averaging, CI
-    over the outermost level).
+    over the outermost level);
+    ``permutation_test(a, b, n_permutations=10000, seed=0, alternative="two-sided")
+    -> (difference, p)``;
+    ``group_contrast(values, positive_mask, confidence=0.95, n_boot=2000,
+    n_permutations=10000, seed=0) -> dict(mean_pos, mean_neg, difference, ci_low, ci_high,
+    p, n_pos, n_neg)``; ``contrast_table(frame, value_columns, by="layer",
+    sign_column="sign") -> DataFrame`` (one row per layer x measure).
 
 Representational similarity (:mod:`~signseg.metrics.similarity`)
     ``representational_similarity(control, ablated, embedders, readout="features")
@@ -38,6 +44,18 @@ Spatial frequency (:mod:`~signseg.metrics.spectra`)
     ``spectrum_ratio(control, ablated, frequencies) -> DataFrame`` (control/ablated per
     bin, CI over units).
 
+Image statistics of positive vs negative channels (:mod:`~signseg.metrics.image_statistics`)
+    ``spectral_centroid(images)``, ``high_frequency_fraction(images, cutoff=0.25)``,
+    ``colourfulness(images)`` (Hasler & Suesstrunk, 0-255 scale), ``mean_saturation(images)``,
+    ``contrast_dispersion(images, sigma=None)``, ``map_dispersion(maps)``,
+    ``energy_dispersion(maps, statistic="mass"|"entropy", mass=0.5)``: each ``-> ndarray [n]``.
+
+Activation maps on natural images (:mod:`~signseg.metrics.box_activation`)
+    ``box_share(maps, masks) -> ndarray [n]`` (activation mass inside the object box),
+    ``box_share_table(maps, masks) -> DataFrame`` (share, chance, excess),
+    ``top_activating(maps, k) -> (image_index, y, x, value)``,
+    ``crop_patches(images, index, y, x, map_size, patch) -> Tensor [k, 3, patch, patch]``.
+
 Naturalness (:mod:`~signseg.metrics.naturalness`)
     ``spectral_slope(images, f_min=0, f_max=0.5) -> ndarray [n]`` (log-log slope of the
     radial power spectrum; natural images about -2); ``frechet_distance(a, b)`` (FID's
@@ -49,6 +67,7 @@ Activation (:mod:`~signseg.metrics.activation`)
 
 Object vs background (:mod:`~signseg.metrics.segregation`)
     ``object_share(images, masks, method="contrast"|"attribution", ...) -> ndarray [n]``,
+    ``mass_share(weights, masks) -> ndarray [n]`` (share of any non-negative map on a mask),
     ``canonical_mask(masks, size)``, ``chance_share(masks)``,
     ``background_challenge_accuracy(model_fn, datasets) -> DataFrame``,
     ``background_gap(table)``.
@@ -68,7 +87,17 @@ Colour and surround (:mod:`~signseg.metrics.colour`, :mod:`~signseg.metrics.surr
 from __future__ import annotations
 
 from .activation import activation_summary
+from .box_activation import box_share, box_share_table, crop_patches, top_activating
 from .colour import hsv_value_saturation, luminance
+from .image_statistics import (
+    colourfulness,
+    contrast_dispersion,
+    energy_dispersion,
+    high_frequency_fraction,
+    map_dispersion,
+    mean_saturation,
+    spectral_centroid,
+)
 from .naturalness import compare_generators, frechet_distance, naturalness_table, spectral_slope
 from .objectness import load_detector, objectness, objectness_available
 from .perceptual import PerceptualSimilarity
@@ -77,6 +106,7 @@ from .segregation import (
     background_gap,
     canonical_mask,
     chance_share,
+    mass_share,
     object_share,
 )
 from .similarity import (
@@ -88,7 +118,15 @@ from .similarity import (
 )
 from .shape_bias import geirhos_shape_bias, pairwise_shape_bias
 from .spectra import radial_power_spectrum, spectrum_ratio
-from .stats import bootstrap_ci, correlation_with_ci, mean_ci, summarize
+from .stats import (
+    bootstrap_ci,
+    contrast_table,
+    correlation_with_ci,
+    group_contrast,
+    mean_ci,
+    permutation_test,
+    summarize,
+)
 from .surround import central_region, smooth_maps, surround_colour, top_fraction_region
 
 __all__ = [
@@ -96,6 +134,20 @@ __all__ = [
     "bootstrap_ci",
     "correlation_with_ci",
     "summarize",
+    "permutation_test",
+    "group_contrast",
+    "contrast_table",
+    "spectral_centroid",
+    "high_frequency_fraction",
+    "colourfulness",
+    "mean_saturation",
+    "energy_dispersion",
+    "contrast_dispersion",
+    "map_dispersion",
+    "box_share",
+    "box_share_table",
+    "top_activating",
+    "crop_patches",
     "representational_similarity",
     "similarity_table",
     "EnsembleSimilarity",
@@ -113,6 +165,7 @@ __all__ = [
     "compare_generators",
     "activation_summary",
     "object_share",
+    "mass_share",
     "canonical_mask",
     "chance_share",
     "background_challenge_accuracy",

@@ -51,7 +51,7 @@ from scipy import stats
 from ..progress import tqdm
 
 from ..errors import InvalidInputError
-from ._images import check_images
+from ._images import check_images, check_maps
 
 __all__ = [
     "contrast_energy",
@@ -59,6 +59,7 @@ __all__ = [
     "chance_share",
     "attribution_map",
     "object_share",
+    "mass_share",
     "background_challenge_accuracy",
     "background_gap",
 ]
@@ -234,7 +235,27 @@ def object_share(
         weights = attribution_map(model_fn, images, targets, baseline=baseline)
     else:
         raise InvalidInputError(f"method must be 'contrast' or 'attribution'; got {method!r}")
-    masks = _as_masks(masks, images.shape[0], tuple(images.shape[-2:])).to(weights.device)
+    return mass_share(weights, masks)
+
+
+def mass_share(weights: torch.Tensor, masks: torch.Tensor) -> np.ndarray:
+    """Share of each non-negative map's total mass that lies on its mask.
+
+    Parameters
+    ----------
+    weights:
+        ``[n, H, W]`` non-negative maps (contrast energy, attribution, activation).
+    masks:
+        ``[H, W]``, ``[n, H, W]`` or ``[n, 1, H, W]`` with values in ``[0, 1]`` and the maps'
+        ``H, W``; soft masks weight pixels.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``[n]`` shares ``sum(w * m) / sum(w)`` in ``[0, 1]``; ``NaN`` for an all-zero map.
+    """
+    weights = check_maps(weights, name="weights")
+    masks = _as_masks(masks, weights.shape[0], tuple(weights.shape[-2:]))
     total = weights.flatten(1).sum(dim=1)
     inside = (weights * masks).flatten(1).sum(dim=1)
     share = torch.where(total > 0, inside / total.clamp_min(1e-300), torch.nan)

@@ -15,7 +15,10 @@ spectrum"):
    ``S = min(H, W)``, i.e. bins are 1 cycle per image wide. ``P`` is *averaged* (not
    summed) within a bin. Bins ``1 .. S // 2`` are returned, at frequencies ``b / S``
    cycles/pixel (up to Nyquist, 0.5); the DC bin (0 after mean subtraction) and the
-   corners beyond Nyquist are left out.
+   corners beyond Nyquist are left out. ``reduce="sum"`` instead returns the *total* power
+   of each annulus (the mean times the number of FFT frequencies in it), the quantity a
+   power-weighted statistic over all frequencies needs
+   (:mod:`signseg.metrics.image_statistics`).
 
 The ratio (Fig. 15) is ``control / ablated`` per radius bin: each unit's images are averaged
 into one spectrum per condition, the ratio is taken per unit, and the mean and confidence
@@ -53,9 +56,11 @@ def radial_frequencies(height: int, width: int | None = None) -> np.ndarray:
 
 
 def radial_power_spectrum(
-    images: torch.Tensor, color: Literal["grey", "channels"] = "grey"
+    images: torch.Tensor,
+    color: Literal["grey", "channels"] = "grey",
+    reduce: Literal["mean", "sum"] = "mean",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Radially averaged power spectrum of each image (definition in the module docstring).
+    """Radially averaged (or summed) power spectrum of each image (module docstring).
 
     Parameters
     ----------
@@ -63,6 +68,9 @@ def radial_power_spectrum(
         ``[n, C, H, W]`` in ``[0, 1]`` (``C`` = 3 for RGB; ``C`` = 1 is used as is).
     color:
         ``"grey"`` (luminance, the default) or ``"channels"`` (per-channel spectra averaged).
+    reduce:
+        ``"mean"`` (the default): power averaged within each radius bin; ``"sum"``: the
+        total power of each bin (annulus).
 
     Returns
     -------
@@ -84,6 +92,8 @@ def radial_power_spectrum(
             )
     elif color != "channels":
         raise InvalidInputError(f"color must be 'grey' or 'channels'; got {color!r}")
+    if reduce not in ("mean", "sum"):
+        raise InvalidInputError(f"reduce must be 'mean' or 'sum'; got {reduce!r}")
     height, width = images.shape[-2:]
     centred = images - images.mean(dim=(-2, -1), keepdim=True)
     power = torch.fft.fft2(centred).abs() ** 2 / (height * width)
@@ -94,6 +104,8 @@ def radial_power_spectrum(
     index = bins[keep] - 1
     totals = torch.zeros(power.shape[0], n_bins, dtype=torch.float64)
     totals.index_add_(1, index, power[:, keep])
+    if reduce == "sum":
+        return radial_frequencies(height, width), totals.numpy()
     counts = torch.bincount(index, minlength=n_bins).double()
     return radial_frequencies(height, width), (totals / counts).numpy()
 

@@ -11,6 +11,11 @@ intervals over units (or networks)").
   a percentile-bootstrap interval over pairs.
 * :func:`summarize` -- tidy-table helper: average nested levels (visualizations within a
   unit, units within a network, ...) and put a confidence interval over the outermost one.
+* :func:`permutation_test` -- difference of the means of two independent samples with its
+  permutation p-value (exact enumeration when it is small enough, as scipy does).
+* :func:`group_contrast` -- positive vs negative group of one measure: both means, their
+  difference with an independent-resampling bootstrap interval, and the permutation p;
+  :func:`contrast_table` does it per layer and measure of a tidy table.
 
 Conventions
 -----------
@@ -25,8 +30,10 @@ Conventions
 
 from __future__ import annotations
 
+import math
 import warnings
-from typing import Callable, Literal, Sequence
+from itertools import combinations
+from typing import Callable, Iterator, Literal, Sequence
 
 import numpy as np
 import pandas as pd
@@ -34,7 +41,15 @@ from scipy import stats
 
 from ..errors import InvalidInputError
 
-__all__ = ["mean_ci", "bootstrap_ci", "correlation_with_ci", "summarize"]
+__all__ = [
+    "mean_ci",
+    "bootstrap_ci",
+    "correlation_with_ci",
+    "summarize",
+    "permutation_test",
+    "group_contrast",
+    "contrast_table",
+]
 
 ArrayLike = Sequence[float] | np.ndarray
 
@@ -297,6 +312,28 @@ def correlation_with_ci(
     return result
 
 
+def _check_columns(frame: pd.DataFrame, columns: Sequence[str]) -> None:
+    """Raise :class:`InvalidInputError` naming the ``columns`` missing from ``frame``."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise InvalidInputError(
+            f"columns {missing} are not in the table; it has {list(frame.columns)}"
+        )
+
+
+def _finite_column(frame: pd.DataFrame, column: str, where: str = "") -> np.ndarray:
+    """``frame[column]`` as finite float64 values; missing, non-numeric or infinite entries
+    raise :class:`InvalidInputError` (``where`` names the rows, e.g. a group)."""
+    values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64)
+    if not np.isfinite(values).all():
+        raise InvalidInputError(
+            f"column {column!r} has {int((~np.isfinite(values)).sum())} missing, non-numeric or "
+            f"infinite values{where}; drop those rows deliberately first (e.g. "
+            f"frame.dropna(subset=[{column!r}])) if leaving them out is intended"
+        )
+    return values
+
+
 def summarize(
     frame: pd.DataFrame,
     value: str,
@@ -346,18 +383,8 @@ def summarize(
     levels = [nested] if isinstance(nested, str) else list(nested)
     if not levels:
         raise InvalidInputError("nested must name at least one level (e.g. 'unit')")
-    missing = [c for c in [value, *by_cols, *levels] if c not in frame.columns]
-    if missing:
-        raise InvalidInputError(
-            f"columns {missing} are not in the table; it has {list(frame.columns)}"
-        )
-    values = pd.to_numeric(frame[value], errors="coerce").to_numpy(dtype=np.float64)
-    if not np.isfinite(values).all():
-        raise InvalidInputError(
-            f"column {value!r} has {int((~np.isfinite(values)).sum())} missing, non-numeric or "
-            f"infinite values; drop those rows deliberately first (e.g. "
-            f"frame.dropna(subset=[{value!r}])) if leaving them out is intended"
-        )
+    _check_columns(frame, [value, *by_cols, *levels])
+    _finite_column(frame, value)
     means = frame.groupby(by_cols + levels, sort=True, observed=True)[value].mean()
     for depth in range(len(levels) - 1, 0, -1):
         means = means.groupby(level=list(range(len(by_cols) + depth)), observed=True).mean()
@@ -370,3 +397,244 @@ def summarize(
         rows.append({**dict(zip(by_cols, key)), "mean": mean, "ci_low": low, "ci_high": high,
                      "n": int(group.size)})
     return pd.DataFrame(rows, columns=[*by_cols, "mean", "ci_low", "ci_high", "n"])
+
+
+Alternative = Literal["two-sided", "greater", "less"]
+
+#: Columns of :func:`group_contrast`'s result, in the order :func:`contrast_table` uses.
+CONTRAST_COLUMNS = (
+    "mean_pos", "mean_neg", "difference", "ci_low", "ci_high", "p", "n_pos", "n_neg"
+)
+
+
+def _split_sums(
+    pooled: np.ndarray, n_a: int, n_permutations: int, rng: np.random.Generator
+) -> tuple[Iterator[np.ndarray], int, bool]:
+    """Sums of the first group over the null's reassignments, in batches.
+
+    Returns ``(batches, count, exact)``: every one of the ``C(n, n_a)`` splits when that
+    is at most ``n_permutations`` (``exact``), else ``n_permutations`` random permutations.
+    """
+    n = pooled.size
+    n_splits = math.comb(n, n_a)
+    if n_splits <= n_permutations:
+        chosen = np.array(list(combinations(range(n), n_a)), dtype=np.int64)
+        return iter([pooled[chosen].sum(axis=1)]), n_splits, True
+    batch = max(1, 2**20 // n)
+
+    def batches() -> Iterator[np.ndarray]:
+        for start in range(0, n_permutations, batch):
+            size = min(batch, n_permutations - start)
+            shuffled = rng.permuted(np.tile(pooled, (size, 1)), axis=1)
+            yield shuffled[:, :n_a].sum(axis=1)
+
+    return batches(), n_permutations, False
+
+
+def permutation_test(
+    a: ArrayLike,
+    b: ArrayLike,
+    *,
+    n_permutations: int = 10000,
+    seed: int = 0,
+    alternative: Alternative = "two-sided",
+) -> tuple[float, float]:
+    """Permutation test of the difference of means of two independent samples.
+
+    The statistic is ``mean(a) - mean(b)``; under the null hypothesis the pooled values are
+    exchangeable between the groups. When the number of distinct splits
+    ``C(n_a + n_b, n_a)`` is at most ``n_permutations`` every split is enumerated and the
+    p-value is exact; otherwise ``n_permutations`` random reassignments are drawn and
+    ``p = (1 + hits) / (1 + n_permutations)`` (never 0). ``"greater"`` counts null values
+    ``>= observed``, ``"less"`` ``<= observed``, ``"two-sided"`` is twice the smaller of the
+    two, capped at 1 -- the conventions of :func:`scipy.stats.permutation_test`. Null
+    values within ``100 eps max(|observed|, max |x|)`` of the observed one count as ties
+    (rounding of equal sums).
+
+    Parameters
+    ----------
+    a, b:
+        1-D finite samples (e.g. a measure of the positive and of the negative channels).
+    n_permutations:
+        Largest number of splits; also the number of random ones when enumeration is too
+        large.
+    seed:
+        Seed of ``numpy.random.default_rng`` for the random reassignments.
+    alternative:
+        ``"two-sided"``, ``"greater"`` (``mean(a) > mean(b)``) or ``"less"``.
+
+    Returns
+    -------
+    (difference, p)
+        ``mean(a) - mean(b)`` and the p-value.
+    """
+    if alternative not in ("two-sided", "greater", "less"):
+        raise InvalidInputError(
+            f"alternative must be 'two-sided', 'greater' or 'less'; got {alternative!r}"
+        )
+    if int(n_permutations) < 1:
+        raise InvalidInputError(
+            f"n_permutations must be a positive number of reassignments; got {n_permutations}"
+        )
+    xa = _as_finite_1d(a, name="a")
+    xb = _as_finite_1d(b, name="b")
+    pooled = np.concatenate([xa, xb])
+    total = pooled.sum()
+
+    def difference(sum_a: np.ndarray | float) -> np.ndarray | float:
+        return sum_a / xa.size - (total - sum_a) / xb.size
+
+    observed = float(difference(xa.sum()))
+    tolerance = 100 * np.finfo(np.float64).eps * max(abs(observed), float(np.abs(pooled).max()))
+    batches, count, exact = _split_sums(pooled, xa.size, int(n_permutations),
+                                        np.random.default_rng(seed))
+    at_most = at_least = 0
+    for sums in batches:
+        null = difference(sums)
+        at_most += int((null <= observed + tolerance).sum())
+        at_least += int((null >= observed - tolerance).sum())
+    adjustment = 0 if exact else 1
+    p_less = (at_most + adjustment) / (count + adjustment)
+    p_greater = (at_least + adjustment) / (count + adjustment)
+    p = {"less": p_less, "greater": p_greater,
+         "two-sided": min(1.0, 2.0 * min(p_less, p_greater))}[alternative]
+    return observed, float(p)
+
+
+def _mean_difference(a: np.ndarray, b: np.ndarray) -> float:
+    return float(a.mean() - b.mean())
+
+
+def group_contrast(
+    values: ArrayLike,
+    positive_mask: Sequence[bool] | np.ndarray,
+    *,
+    confidence: float = 0.95,
+    n_boot: int = 2000,
+    n_permutations: int = 10000,
+    seed: int = 0,
+    alternative: Alternative = "two-sided",
+) -> dict[str, float | int]:
+    """Positive vs negative group of one measure: means, difference, interval and p.
+
+    Parameters
+    ----------
+    values:
+        1-D finite values, one per channel (or image).
+    positive_mask:
+        Boolean ``[n]``: ``True`` for the positive group, ``False`` for the negative one.
+    confidence, n_boot:
+        Coverage and resamples of the percentile-bootstrap interval of the difference;
+        the groups are resampled independently (:func:`bootstrap_ci`, ``paired=False``).
+    n_permutations, alternative:
+        For the p-value of :func:`permutation_test`.
+    seed:
+        Seed of both the bootstrap and the permutations.
+
+    Returns
+    -------
+    dict
+        ``mean_pos``, ``mean_neg``, ``difference`` (``mean_pos - mean_neg``), ``ci_low``,
+        ``ci_high`` (``NaN`` when a group has a single value: no interval), ``p``,
+        ``n_pos``, ``n_neg``.
+
+    Raises
+    ------
+    InvalidInputError
+        Non-finite values, a mask of another length or not boolean, an empty group.
+    """
+    array = _as_finite_1d(values)
+    mask = np.asarray(positive_mask)
+    if mask.dtype != np.bool_ or mask.shape != array.shape:
+        raise InvalidInputError(
+            f"positive_mask must be boolean with one entry per value ({array.size}); got "
+            f"dtype {mask.dtype} and shape {mask.shape}"
+        )
+    positive, negative = array[mask], array[~mask]
+    if positive.size == 0 or negative.size == 0:
+        raise InvalidInputError(
+            f"both groups need values; got {positive.size} positive and {negative.size} "
+            "negative ones"
+        )
+    _check_confidence(confidence)
+    difference, p = permutation_test(positive, negative, n_permutations=n_permutations,
+                                     seed=seed, alternative=alternative)
+    low = high = float("nan")
+    if min(positive.size, negative.size) > 1:
+        _, low, high = bootstrap_ci(_mean_difference, positive, negative, n_boot=n_boot,
+                                    seed=seed, paired=False, confidence=confidence)
+    return {"mean_pos": float(positive.mean()), "mean_neg": float(negative.mean()),
+            "difference": difference, "ci_low": low, "ci_high": high, "p": p,
+            "n_pos": int(positive.size), "n_neg": int(negative.size)}
+
+
+def contrast_table(
+    frame: pd.DataFrame,
+    value_columns: str | Sequence[str],
+    by: str | Sequence[str] = "layer",
+    sign_column: str = "sign",
+    *,
+    positive: object = "positive",
+    negative: object = "negative",
+    confidence: float = 0.95,
+    n_boot: int = 2000,
+    n_permutations: int = 10000,
+    seed: int = 0,
+    alternative: Alternative = "two-sided",
+) -> pd.DataFrame:
+    """:func:`group_contrast` of every measure within every group of a tidy table.
+
+    Parameters
+    ----------
+    frame:
+        One row per observation (channel, image), with the ``by`` column(s), the sign
+        column and one column per measure.
+    value_columns:
+        The measure column(s).
+    by:
+        Column(s) of the reported groups (e.g. ``"layer"``), kept in order of appearance.
+    sign_column, positive, negative:
+        The column naming each row's group and its two labels; any other label is an error
+        (filter the table first).
+    confidence, n_boot, n_permutations, seed, alternative:
+        Passed to :func:`group_contrast`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group x measure: ``by...``, ``measure``, ``mean_pos``, ``mean_neg``,
+        ``difference``, ``ci_low``, ``ci_high``, ``p``, ``n_pos``, ``n_neg``. The p-values
+        are not corrected for the number of rows.
+
+    Raises
+    ------
+    InvalidInputError
+        Missing columns, other sign labels, missing or non-finite measure values (never
+        dropped silently), a group without positive or negative rows.
+    """
+    by_cols = [by] if isinstance(by, str) else list(by)
+    measures = [value_columns] if isinstance(value_columns, str) else list(value_columns)
+    _check_columns(frame, [*by_cols, sign_column, *measures])
+    labels = frame[sign_column]
+    unknown = sorted({repr(v) for v in labels[~labels.isin([positive, negative])]})
+    if unknown:
+        raise InvalidInputError(
+            f"column {sign_column!r} must hold only {positive!r} or {negative!r}; found "
+            f"{unknown}. Keep only the two groups first (frame[frame[{sign_column!r}].isin(...)])"
+        )
+    rows = []
+    for key, group in frame.groupby(by_cols, sort=False, observed=True):
+        names = dict(zip(by_cols, key if isinstance(key, tuple) else (key,)))
+        is_positive = group[sign_column].eq(positive).to_numpy()
+        if is_positive.all() or not is_positive.any():
+            raise InvalidInputError(
+                f"group {names} needs both {positive!r} and {negative!r} rows; it has "
+                f"{int(is_positive.sum())} and {int((~is_positive).sum())}"
+            )
+        for measure in measures:
+            result = group_contrast(
+                _finite_column(group, measure, f" in group {names}"), is_positive, confidence=confidence, n_boot=n_boot,
+                n_permutations=n_permutations, seed=seed, alternative=alternative,
+            )
+            rows.append({**names, "measure": measure, **result})
+    return pd.DataFrame(rows, columns=[*by_cols, "measure", *CONTRAST_COLUMNS])
