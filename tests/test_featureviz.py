@@ -50,11 +50,13 @@ NET = _tiny_net()
 
 
 def channel_objective(channels: list[int]):
-    """Image ``i`` scores the spatial mean of channel ``channels[i]`` of the tiny net."""
+    """Image ``i`` scores the spatial mean of channel ``channels[i]`` of the tiny (CPU) net;
+    images on another device (Lucent's cuda:0 where there is one) go to the CPU and back."""
     index = torch.tensor(channels)
 
     def objective(images01: torch.Tensor) -> torch.Tensor:
-        return NET(images01).mean(dim=(2, 3))[torch.arange(len(images01)), index]
+        scores = NET(images01.cpu()).mean(dim=(2, 3))[torch.arange(len(images01)), index]
+        return scores.to(images01.device)
 
     return objective
 

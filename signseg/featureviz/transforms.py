@@ -29,7 +29,9 @@ Differences from Lucent, all deliberate:
   about the canvas centre within the same canvas (zeros outside). With the standard stack
   at 64 px (88 px after padding, 7 px of jitter at most) the part cut off at ``s = 1.1``
   (4.4 px per side) lies in the grey padding, so the image content the objective sees is
-  the same up to Lucent's 0.3 % larger effective zoom (``(ceil(s W) - 1) / (W - 1)``).
+  the same up to Lucent's 0.3 % larger effective zoom (``(ceil(s W) - 1) / (W - 1)``);
+  only the following rotation can then lose a corner sliver that Lucent's larger canvas
+  would keep.
 """
 
 from __future__ import annotations
