@@ -17,6 +17,8 @@ Submodules (import the one you need; heavy dependencies load lazily):
 * :mod:`signseg.ablation` — sign ablation by cumulative magnitude.
 * :mod:`signseg.generators`, :mod:`signseg.evolve` — gradient-free feature visualization;
   :mod:`signseg.prior_training` — the learned (DeePSiM-style) image prior.
+* :mod:`signseg.featureviz` — gradient feature visualization in Lucent's style (Fourier
+  images, jitter/scale/rotate, Adam), and the same renders with torch-lucent itself.
 * :mod:`signseg.metrics` — similarity, LPIPS, objectness, spectra, statistics.
 * :mod:`signseg.profiles`, :mod:`signseg.runner`, :mod:`signseg.book` — the book.
 """

@@ -26,5 +26,6 @@ def import_optional(module: str, purpose: str, package: str | None = None,
     except ImportError as exc:
         raise ImportError(
             f"{purpose} needs the {package or module!r} package: pip install "
-            f"{package or module} (or pip install -e '.[{extra}]')"
+            f"{package or module} (or pip install \"signseg[{extra}]\"; in a checkout: "
+            f"pip install -e '.[{extra}]')"
         ) from exc

@@ -57,6 +57,7 @@ __all__ = [
     "spectrum_scale",
     "hermitian_energy",
     "fourier_gain",
+    "fourier_logits",
 ]
 
 #: Lucid's square root of the ImageNet RGB colour covariance (its ``U @ sqrt(S)`` from an
@@ -136,6 +137,31 @@ def fourier_gain(size: int, decay_power: float, color: torch.Tensor) -> float:
     return 1.0 / math.sqrt(pixel_variance * color_variance)
 
 
+def fourier_logits(spectrum: torch.Tensor, scale: torch.Tensor, color: torch.Tensor,
+                   size: int) -> torch.Tensor:
+    """Steps 2-4 of the module docstring: scaled half spectra to colour-mixed images.
+
+    Parameters
+    ----------
+    spectrum:
+        ``[n, 3, size, size // 2 + 1, 2]`` real and imaginary parts of the half spectra.
+    scale:
+        ``[size, size // 2 + 1]`` amplitude scale (e.g. :func:`spectrum_scale` times a gain).
+    color:
+        ``[3, 3]`` colour mixing matrix (``rgb = color @ components``).
+    size:
+        Side length of the images.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[n, 3, size, size]`` pre-sigmoid RGB images.
+    """
+    complex_spectrum = torch.view_as_complex(spectrum.contiguous())
+    image = torch.fft.irfft2(complex_spectrum * scale, s=(size, size), norm="ortho")
+    return torch.einsum("ij,njhw->nihw", color, image)
+
+
 class _SigmoidPrior(Generator):
     """Shared parts of the priors: seeded small-norm init, sigmoid output, unit step size."""
 
@@ -195,10 +221,8 @@ class FourierPrior(_SigmoidPrior):
         )
 
     def _logits(self, codes: torch.Tensor) -> torch.Tensor:
-        spectrum = torch.view_as_complex(codes.reshape(-1, *self.spectrum_shape).contiguous())
-        size = self.output_size
-        image = torch.fft.irfft2(spectrum * self.scale, s=(size, size), norm="ortho")
-        return torch.einsum("ij,njhw->nihw", self.color, image)
+        spectrum = codes.reshape(-1, *self.spectrum_shape)
+        return fourier_logits(spectrum, self.scale, self.color, self.output_size)
 
     def describe(self) -> str:
         colour = "ImageNet colour decorrelation" if self.decorrelate else "independent RGB channels"
