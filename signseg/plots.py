@@ -29,6 +29,8 @@ __all__ = [
     "curves_by_network",
     "intact_vs_ablated",
     "robustness_deltas",
+    "channel_grid",
+    "sign_contrasts",
 ]
 
 POSITIVE, NEGATIVE, NEUTRAL = "#c0392b", "#2471a3", "#7f8c8d"
@@ -433,5 +435,64 @@ def intact_vs_ablated(accuracy: pd.DataFrame, alpha: float, chance: float) -> pl
         ax.set_title(variant, fontsize=9)
     axes[0, 0].set_ylabel("top-1 accuracy")
     axes[0, -1].legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def channel_grid(rows: Mapping[str, tuple[np.ndarray, list[int]]], size: float = 1.2,
+                 title: str = "") -> plt.Figure:
+    """Fig. 19: for each layer and list, its channels' preferred images side by side.
+
+    ``rows`` maps a row label (``"conv4 → conv5 · positive"``) to ``(images, channels)``:
+    uint8 ``[k, H, W, 3]`` images and the channel index under each (as the paper lists them).
+    A row label ending in ``positive`` / ``negative`` is coloured by its sign.
+    """
+    columns = max(len(images) for images, _ in rows.values())
+    fig, axes = plt.subplots(len(rows), columns, squeeze=False,
+                             figsize=(size * columns + 1.2, (size + 0.25) * len(rows) + 0.3))
+    for i, (label, (images, channels)) in enumerate(rows.items()):
+        for j in range(columns):
+            ax = axes[i, j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j < len(images):
+                ax.imshow(images[j], interpolation="nearest")
+                ax.set_xlabel(str(channels[j]), fontsize=7, labelpad=1)
+            else:
+                ax.axis("off")
+        sign = label.rsplit(" ", 1)[-1]
+        axes[i, 0].set_ylabel(label.replace(" · ", "\n"), fontsize=8, rotation=0, ha="right",
+                              va="center", color=SIGN_COLORS.get(sign, "k"))
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def sign_contrasts(table: pd.DataFrame, labels: Mapping[str, str] | None = None,
+                   size: float = 3.0) -> plt.Figure:
+    """Positive minus negative channels per layer (in depth order), one panel per measure,
+    with 95% CIs; a star marks p < 0.05 (permutation test); the title gives the paper's
+    predicted direction.
+
+    ``table`` is :func:`signseg.channel_analysis.sign_contrasts`' output.
+    """
+    measures = list(dict.fromkeys(table["measure"]))
+    fig, axes = plt.subplots(1, len(measures), squeeze=False, figsize=(size * len(measures), 2.9))
+    for ax, measure in zip(axes[0], measures):
+        rows = table[table["measure"] == measure].reset_index(drop=True)
+        x = np.arange(len(rows))
+        ax.axhline(0, color="k", lw=0.6)
+        ax.errorbar(x, rows["difference"], yerr=[rows["difference"] - rows["ci_low"],
+                                                 rows["ci_high"] - rows["difference"]],
+                    fmt="o", color=NEUTRAL, ecolor=NEUTRAL, capsize=3, ms=4)
+        for xi, (difference, p) in enumerate(zip(rows["difference"], rows["p"])):
+            if p < 0.05:
+                ax.annotate("*", (xi, difference), xytext=(5, 2), textcoords="offset points")
+        names = [labels.get(layer, layer) if labels else layer for layer in rows["layer"]]
+        ax.set_xticks(x, names, rotation=30, ha="right", fontsize=7)
+        predicted = rows["predicted"].iloc[0] if "predicted" in rows else ""
+        ax.set_title(f"{measure}\n(paper: positive {predicted})", fontsize=9)
+        ax.set_ylabel("positive − negative", fontsize=8)
     fig.tight_layout()
     return fig

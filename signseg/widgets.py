@@ -309,6 +309,7 @@ def _alpha_stack(
     condition: tuple[int, str, str],
     alphas: Sequence[float],
     scale: int,
+    slider_name: str = "alpha",
 ) -> widgets.Stack:
     """The ``Stack`` of one ``(unit, unit_name, sign)``'s frames, one per alpha, first shown."""
     unit, unit_name, sign = condition
@@ -316,23 +317,24 @@ def _alpha_stack(
     for alpha in alphas:
         png = png_bytes(frames[(unit, sign, alpha)], scale)
         height, width = np.shape(frames[(unit, sign, alpha)])[:2]
-        caption = f"{unit_name} · {sign} · α = {alpha:g}"
+        value = f"α = {alpha:g}" if slider_name == "alpha" else f"{slider_name} {alpha:g}"
+        caption = f"{unit_name} · {sign} · {value}"
         views.append(_frame_view(png, width * scale, height * scale, caption))
     return widgets.Stack(views, selected_index=0)
 
 
 def _controls(
-    grid: ConditionGrid, unit_names: Sequence[str]
+    grid: ConditionGrid, unit_names: Sequence[str], names: Sequence[str] = ("unit", "sign", "alpha")
 ) -> tuple[widgets.Dropdown, widgets.ToggleButtons, widgets.SelectionSlider]:
     """The unit dropdown, sign toggle and alpha slider, all at their first option."""
     unit_dropdown = widgets.Dropdown(
-        options=list(zip(unit_names, grid.units, strict=True)), index=0, description="unit"
+        options=list(zip(unit_names, grid.units, strict=True)), index=0, description=names[0]
     )
-    sign_toggle = widgets.ToggleButtons(options=list(grid.signs), index=0, description="sign")
+    sign_toggle = widgets.ToggleButtons(options=list(grid.signs), index=0, description=names[1])
     alpha_slider = widgets.SelectionSlider(
         options=[(f"{alpha:g}", alpha) for alpha in grid.alphas],
         index=0,
-        description="alpha",
+        description=names[2],
         continuous_update=True,
     )
     return unit_dropdown, sign_toggle, alpha_slider
@@ -344,6 +346,7 @@ def image_explorer(
     unit_labels: Mapping[int, str] | None = None,
     signs: Sequence[str] | None = None,
     scale: int | None = None,
+    control_names: Sequence[str] = ("unit", "sign", "alpha"),
 ) -> ImageExplorer:
     """Build a callback-free explorer of images indexed by unit, sign and alpha.
 
@@ -361,6 +364,9 @@ def image_explorer(
     scale
         Integer nearest-neighbour upscaling of the frames; ``None`` picks the smallest
         factor showing them at least ``DEFAULT_DISPLAY_SIZE`` px wide.
+    control_names
+        Labels of the three controls (e.g. ``("layer", "list", "rank")`` for Section 4's
+        channels, whose keys are ``(layer index, sign, rank)``).
 
     Returns
     -------
@@ -395,14 +401,16 @@ def image_explorer(
     height, width = _check_same_shape(frames)[:2]
     factor = auto_scale(height, width) if scale is None else scale
     unit_names = _unit_names(grid.units, unit_labels)
-    controls = _controls(grid, unit_names)
+    if len(control_names) != 3:
+        raise InvalidInputError(f"control_names needs three labels, got {list(control_names)}")
+    controls = _controls(grid, unit_names, control_names)
     unit_dropdown, sign_toggle, alpha_slider = controls
 
     links: list[Link] = []
     sign_stacks = []
     for unit, unit_name in zip(grid.units, unit_names, strict=True):
         alpha_stacks = [
-            _alpha_stack(frames, (unit, unit_name, sign), grid.alphas, factor)
+            _alpha_stack(frames, (unit, unit_name, sign), grid.alphas, factor, control_names[2])
             for sign in grid.signs
         ]
         for alpha_stack in alpha_stacks:
@@ -413,3 +421,36 @@ def image_explorer(
     unit_stack = widgets.Stack(sign_stacks, selected_index=0)
     links.append(widgets.jslink((unit_dropdown, "index"), (unit_stack, "selected_index")))
     return ImageExplorer(grid, controls, unit_stack, tuple(links))
+
+
+def montage(images: Sequence[np.ndarray], columns: int, *, size: int | None = None,
+            pad: int = 2) -> np.ndarray:
+    """Tile uint8 ``[H, W, 3]`` images into one image, ``columns`` per row, on white.
+
+    Parameters
+    ----------
+    images
+        The tiles (uint8 ``H x W x 3``), at least one.
+    columns
+        Tiles per row.
+    size
+        Side every tile is brought to by nearest-neighbour resizing (default: the first
+        tile's height; tiles must then share its shape).
+    pad
+        White pixels between tiles.
+    """
+    if not len(images):
+        raise InvalidInputError("montage needs at least one image")
+    if columns < 1:
+        raise InvalidInputError(f"columns must be >= 1, got {columns}")
+    side = size or int(np.shape(images[0])[0])
+    tiles = [np.asarray(PILImage.fromarray(to_uint8_image(image)).resize((side, side), PILImage.NEAREST))
+             for image in images]
+    rows = math.ceil(len(tiles) / columns)
+    canvas = np.full((rows * side + (rows - 1) * pad, columns * side + (columns - 1) * pad, 3), 255,
+                     dtype=np.uint8)
+    for index, tile in enumerate(tiles):
+        r, c = divmod(index, columns)
+        top, left = r * (side + pad), c * (side + pad)
+        canvas[top:top + side, left:left + side] = tile[..., :3] if tile.ndim == 3 else tile[..., None]
+    return canvas
