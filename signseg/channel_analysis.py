@@ -171,7 +171,8 @@ def _channel_measures(maps: torch.Tensor, images: torch.Tensor, masks: torch.Ten
 
 
 def sign_contrasts(frame: pd.DataFrame, measures: Sequence[str], *, by: str = "layer",
-                   n_boot: int = 2000, n_permutations: int = 10000, seed: int = 0) -> pd.DataFrame:
+                   order: Sequence[str] | None = None, n_boot: int = 2000,
+                   n_permutations: int = 10000, seed: int = 0) -> pd.DataFrame:
     """Top positive vs top negative channels per ``by`` group and measure.
 
     Parameters
@@ -183,6 +184,9 @@ def sign_contrasts(frame: pd.DataFrame, measures: Sequence[str], *, by: str = "l
         Columns to compare.
     by:
         Grouping column (default per layer).
+    order:
+        Order of the groups in the result (default: as they first appear in ``frame``), e.g.
+        the layers in depth order.
     n_boot, n_permutations, seed:
         Bootstrap replicates of the CI, permutations of the p-value, and their seed.
 
@@ -201,9 +205,9 @@ def sign_contrasts(frame: pd.DataFrame, measures: Sequence[str], *, by: str = "l
         clean = frame.dropna(subset=[measure])
         parts.append(contrast_table(clean, measure, by=by, sign_column="sign", n_boot=n_boot,
                                     n_permutations=n_permutations, seed=seed))
-    order = {group: i for i, group in enumerate(dict.fromkeys(frame[by]))}
+    position = {group: i for i, group in enumerate(dict.fromkeys([*(order or []), *frame[by]]))}
     table = pd.concat(parts, ignore_index=True)
-    table = table.sort_values(by, key=lambda column: column.map(order), kind="mergesort")
+    table = table.sort_values(by, key=lambda column: column.map(position), kind="mergesort")
     table = table.reset_index(drop=True)
     table["predicted"] = table["measure"].map(predicted)
     direction = np.where(table["difference"] > 0, "higher", "lower")

@@ -78,6 +78,19 @@ OVERRIDES = {
         "background_challenge": {"options": {"variants": ["original", "mixed_rand"]}},
         "figure_units": 1,
     },
+    "04_intermediate_layers": {
+        # torchvision AlexNet's conv4 -> conv5 channels only, two per list, a few steps of
+        # torch-lucent at 32 px, one CMA-ES generation of DeePSiM fc6 and one ablation strength
+        "layers": {"alexnet": ["features.10"]},
+        "top_k": 2,
+        "gradient": {"size": 32, "steps": 2},
+        "closed_loop": {"iterations": 1, "popsize": 2},
+        "closed_loop_k": 1,
+        "ablation": {"channels": 1, "alphas": [1.0]},
+        "natural": {"images": 40, "top_images": 4},
+        "n_boot": 50,
+        "n_permutations": 100,
+    },
 }
 
 

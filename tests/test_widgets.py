@@ -246,3 +246,29 @@ def test_explorer_rejects_mixed_shapes_and_missing_labels() -> None:
         image_explorer(frames)
     with pytest.raises(InvalidInputError, match=r"no label for units \[7\]"):
         image_explorer(_frames(), unit_labels={3: "cat"})
+
+
+def test_montage_tiles_with_white_padding_by_hand() -> None:
+    from signseg.widgets import montage
+
+    red = np.zeros((2, 2, 3), dtype=np.uint8)
+    red[..., 0] = 255
+    blue = np.zeros((2, 2, 3), dtype=np.uint8)
+    blue[..., 2] = 255
+    canvas = montage([red, blue, red], columns=2, pad=1)
+    assert canvas.shape == (5, 5, 3)
+    assert (canvas[:2, :2] == red).all() and (canvas[:2, 3:] == blue).all()
+    assert (canvas[:, 2] == 255).all() and (canvas[2] == 255).all()
+    assert (canvas[3:, 3:] == 255).all()  # the missing fourth tile stays white
+    assert montage([red], columns=1, size=4).shape == (4, 4, 3)
+
+
+def test_explorer_controls_can_be_renamed_for_channels() -> None:
+    frames = {(layer, sign, float(rank)): np.zeros((4, 4, 3), dtype=np.uint8)
+              for layer in (0, 1) for sign in ("positive", "negative") for rank in (1, 2)}
+    explorer = image_explorer(frames, unit_labels={0: "conv1 → conv2", 1: "conv2 → conv3"},
+                              control_names=("layer", "list", "rank"))
+    controls = (explorer.unit_dropdown, explorer.sign_toggle, explorer.alpha_slider)
+    assert [control.description for control in controls] == ["layer", "list", "rank"]
+    first = explorer.unit_stack.children[0].children[0].children[0]
+    assert first.children[1].value.endswith("conv1 → conv2 · positive · rank 1</span>")
