@@ -42,6 +42,7 @@ from .store import ResultsStore
 from .sweep.cluster import Scheduler
 from .sweep.fanout import map_tasks
 from .sweep.jobs import pending_chunks, plan_chunks
+from .visualize import StoredVisualizations
 
 __all__ = ["METHODS", "ChannelVisualizationConfig", "ChannelVisualization", "channel_jobs",
            "visualize_channels"]
@@ -172,24 +173,9 @@ def channel_jobs(targets: Sequence[ChannelObjective], config: ChannelVisualizati
     return pd.DataFrame(rows, columns=KEY_COLUMNS)
 
 
-class ChannelVisualization:
-    """Stored channel visualizations: a table (``score``, the objective of the final image)
-    plus images and per-step trajectories."""
-
-    def __init__(self, store: ResultsStore) -> None:
-        self.store = store
-
-    def table(self) -> pd.DataFrame:
-        """One row per visualization, with ``score`` and ``initial_score``."""
-        return self.store.table()
-
-    def images(self, rows: pd.DataFrame | None = None) -> np.ndarray:
-        """Images ``[n, H, W, 3]`` (uint8) of ``rows`` (default: all)."""
-        return self.store.arrays("image", rows)
-
-    def trajectories(self, rows: pd.DataFrame | None = None) -> np.ndarray:
-        """Objective value per step (gradient) or best per generation (CMA-ES)."""
-        return self.store.arrays("trajectory", rows)
+class ChannelVisualization(StoredVisualizations):
+    """Stored channel visualizations: a table (``score``: the objective of the final image;
+    ``initial_score``) plus images and per-step (or per-generation) trajectories."""
 
     def best(self) -> pd.DataFrame:
         """For each target and condition the restart with the highest score."""

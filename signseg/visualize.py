@@ -43,7 +43,7 @@ from .sweep.fanout import map_tasks
 from .sweep.jobs import pending_chunks, plan_chunks
 from .validation import check_indices
 
-__all__ = ["VisualizationConfig", "Visualization", "job_table", "visualize"]
+__all__ = ["VisualizationConfig", "StoredVisualizations", "Visualization", "job_table", "visualize"]
 
 KEY_COLUMNS = ["unit", "sign", "alpha", "generator", "restart"]
 
@@ -150,14 +150,15 @@ def job_table(config: VisualizationConfig) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=KEY_COLUMNS)
 
 
-class Visualization:
-    """Stored results of one model and configuration: a tidy table plus images and codes."""
+class StoredVisualizations:
+    """A results store of visualizations: a tidy table plus images and trajectories."""
 
     def __init__(self, store: ResultsStore) -> None:
         self.store = store
 
     def table(self) -> pd.DataFrame:
-        """One row per run with ``best_activation``, ``final_sigma``, ``evaluations``."""
+        """One row per visualization (for readout runs: ``best_activation``, ``final_sigma``,
+        ``evaluations``)."""
         return self.store.table()
 
     def images(self, rows: pd.DataFrame | None = None) -> np.ndarray:
@@ -165,8 +166,12 @@ class Visualization:
         return self.store.arrays("image", rows)
 
     def trajectories(self, rows: pd.DataFrame | None = None) -> np.ndarray:
-        """Best activation of each generation, ``[n, iterations]``."""
+        """Objective of each generation or step, ``[n, iterations]``."""
         return self.store.arrays("trajectory", rows)
+
+
+class Visualization(StoredVisualizations):
+    """Stored readout visualizations of one model and configuration (images and codes)."""
 
     def best_per_condition(self, generator: str | None = None) -> pd.DataFrame:
         """For each (unit, sign, alpha) the run with the highest activation over restarts and
