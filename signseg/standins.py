@@ -81,6 +81,7 @@ __all__ = [
     "write_robust",
     "write_simsiam",
     "write_published",
+    "write_image_folder",
     "robust_checkpoint",
     "cue_conflict_stimuli",
     "cue_conflict_files",
@@ -491,6 +492,21 @@ def in9_mapping(seed: int = 0) -> dict[str, int]:
     generator = torch.Generator().manual_seed(seed)
     labels = torch.randint(-9, 9, (1000,), generator=generator).clamp(min=-1)
     return {str(i): int(label) for i, label in enumerate(labels)}
+
+
+def write_image_folder(folder: Path, classes: int = 3, per_class: int = 4, seed: int = 0,
+                       size: tuple[int, int] = (48, 48)) -> Path:
+    """A small ImageNet-layout folder: ``{train,val}/n<class:08d>/<k>.JPEG``, flat grey
+    images (class ``c`` of value ``40 + 60 c``, jittered by ``seed``), for the paper
+    profile's ResNet-18 pair (:mod:`signseg.folder_training`); returns ``folder``."""
+    generator = torch.Generator().manual_seed(seed)
+    files = {}
+    for split in ("train", "val"):
+        for label in range(classes):
+            for k in range(per_class):
+                value = (40 + 60 * label + int(torch.randint(0, 20, (1,), generator=generator))) % 256
+                files[f"{split}/n{label:08d}/{k}.JPEG"] = _image_bytes(value, "JPEG", size)
+    return write_tree(folder, files)
 
 
 def write_tree(folder: Path, files: Mapping[str, bytes]) -> Path:

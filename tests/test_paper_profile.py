@@ -123,6 +123,11 @@ def paper_run(tmp_path_factory: pytest.TempPathFactory):
     patch.setenv("SIGNSEG_CACHE", str(tmp / "cache"))
     (tmp / "cache" / "data").mkdir(parents=True)
     (tmp / "cache" / "data" / "decoded").symlink_to(decoded, target_is_directory=True)
+    # a three-class ImageNet-layout folder: 03 trains the paper's ResNet-18 ReLU / Tanh pair on it
+    folder = standins.write_image_folder(tmp / "imagenet", classes=3, per_class=4, seed=1)
+    patch.setitem(OVERRIDES["03_training_regimes"], "imagenet_folder", str(folder))
+    patch.setitem(OVERRIDES["03_training_regimes"], "folder_train",
+                  {"epochs": 1, "batch_size": 8, "image_size": 32, "workers": 0})
     try:
         root = runner.project_root()
         stems = runner.notebook_stems(root)
