@@ -1,0 +1,197 @@
+"""The neuron models' images shown back to the neurons, and their Dale-like inputs (paper 4.6).
+
+* :func:`shown_back` -- every visualization of every neuron model (each ablation condition,
+  each restart) shown to the recorded population: the modeled neuron's response
+  (``actual``: recorded from in-silico neurons, or, with a user's recordings, predicted by
+  that neuron's model -- no animal is at hand), the model's prediction (``predicted``), and
+  the **population response**: every recorded neuron's response z-scored with its mean and
+  standard deviation over the natural stimuli (the diverseSet), averaged over neurons
+  (Fig. 7). :func:`relative_to_control` divides a column by the unit's control mean, so
+  that curves over neuron models start at 1.
+* :func:`zscore` -- responses relative to each neuron's natural-image responses (also
+  Fig. 21's "above the natural images" test).
+* :func:`dale_like_features` -- input features whose weight has the same sign in most
+  neuron models: per feature the count of positive and negative weights, the exact binomial
+  test against 0.5 (``scipy.stats.binomtest``) and its Bonferroni correction over all
+  features (Fig. 23). The paper's p = 5.09e-10 for 56 models is the one-sided
+  ``P(X >= 50 | n = 56, p = 0.5)``: 50 of 56 models (89%) agreeing in sign.
+  :func:`dale_like_null` asks whether there are more such features than expected if each
+  model's weights were assigned to features at random (a permutation of each model's weight
+  vector keeps its own share of positive weights).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy import stats
+
+from ..analysis import control_under_both_signs, run_images
+from ..errors import InvalidInputError
+from ..visualize import Visualization
+
+__all__ = ["zscore", "shown_back", "relative_to_control", "dale_like_features", "dale_like_null"]
+
+Respond = Callable[[torch.Tensor], np.ndarray]
+
+
+def zscore(responses: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """``(responses - mean) / sd`` per neuron (column), with the mean and standard deviation
+    (``ddof=1``) of ``reference`` ``[n_reference, neurons]``; a neuron constant on the
+    reference gets ``NaN``."""
+    responses = np.asarray(responses, dtype=np.float64)
+    reference = np.asarray(reference, dtype=np.float64)
+    if reference.ndim != 2 or responses.shape[-1] != reference.shape[1] or reference.shape[0] < 2:
+        raise InvalidInputError(
+            f"reference must be [n >= 2, neurons] with the responses' {responses.shape[-1]} neurons; got "
+            f"{list(reference.shape)}")
+    sd = reference.std(axis=0, ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(sd > 0, (responses - reference.mean(axis=0)) / np.where(sd > 0, sd, 1.0), np.nan)
+
+
+def shown_back(vis: Visualization, respond: Respond, predict: Respond, columns: Sequence[int],
+               reference: np.ndarray) -> pd.DataFrame:
+    """Every visualization shown to the population (module docstring).
+
+    Parameters
+    ----------
+    vis:
+        Visualizations of a :class:`~signseg.neurons.models.NeuronReadout` (unit ``j`` =
+        neuron model ``j``).
+    respond:
+        Images ``[n, 3, H, W]`` in ``[0, 1]`` -> responses ``[n, neurons]`` of the whole
+        recorded population.
+    predict:
+        Images -> ``[n, models]`` the neuron models' predictions
+        (:meth:`~signseg.neurons.models.NeuronReadout.predict`).
+    columns:
+        For each model, the column of its neuron in ``respond``'s output.
+    reference:
+        ``[n_natural, neurons]`` the population's trial-averaged responses to the natural
+        stimuli (z-scoring).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The visualization table's ``unit, sign, alpha, generator, restart`` and
+        ``best_activation`` with ``actual``, ``predicted`` and ``population`` (mean z-score
+        over all neurons, NaN-z neurons ignored).
+    """
+    table, images = run_images(vis)
+    if table.empty:
+        raise InvalidInputError("the visualization holds no runs; run visualize() first")
+    columns = np.asarray(list(columns), dtype=np.int64)
+    units = table["unit"].to_numpy(dtype=np.int64)
+    if units.max() >= columns.size:
+        raise InvalidInputError(f"visualized units go up to {units.max()} but only {columns.size} columns were given")
+    responses = np.asarray(respond(images), dtype=np.float64)
+    predictions = np.asarray(predict(images), dtype=np.float64)
+    z = zscore(responses, reference)
+    out = table[["unit", "sign", "alpha", "generator", "restart", "best_activation"]].copy()
+    out["actual"] = responses[np.arange(len(table)), columns[units]]
+    out["predicted"] = predictions[np.arange(len(table)), units]
+    out["population"] = np.nanmean(z, axis=1)
+    return out
+
+
+def relative_to_control(table: pd.DataFrame, value: str) -> pd.DataFrame:
+    """``table`` with ``relative_<value>``: ``value`` divided by the mean of its unit's control
+    rows; the control rows are listed under every sign (at ``alpha = 0``)."""
+    for column in ("unit", "sign", value):
+        if column not in table.columns:
+            raise InvalidInputError(f"relative_to_control needs a {column!r} column; the table has {list(table.columns)}")
+    control = table[table["sign"] == "control"].groupby("unit")[value].mean()
+    if control.empty:
+        raise InvalidInputError("the table has no control rows (sign 'control') to divide by")
+    base = table["unit"].map(control).to_numpy(dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        relative = np.where(base != 0, table[value].to_numpy(dtype=np.float64) / base, np.nan)
+    return control_under_both_signs(table.assign(**{f"relative_{value}": relative}))
+
+
+def _check_weights(weights: np.ndarray) -> np.ndarray:
+    weights = np.asarray(weights, dtype=np.float64)
+    if weights.ndim != 2 or weights.shape[0] < 1 or not np.isfinite(weights).all():
+        raise InvalidInputError(f"weights must be a finite [models, features] array, got shape {list(weights.shape)}")
+    return weights
+
+
+def dale_like_features(weights: np.ndarray, *, threshold: float = 0.9, alpha: float = 0.05,
+                       alternative: str = "two-sided") -> pd.DataFrame:
+    """Sign consistency of every input feature across neuron models (module docstring).
+
+    Parameters
+    ----------
+    weights:
+        ``[models, features]`` neuron models' weights (one model per session, say).
+    threshold:
+        Share of the models that must agree in sign for ``consistent``.
+    alpha:
+        Family-wise level: ``significant`` when the Bonferroni-corrected p is below it.
+    alternative:
+        Of ``scipy.stats.binomtest`` on the number of positive weights among the non-zero
+        ones: ``"two-sided"`` (either sign) by default.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per feature: ``feature``, ``positive``, ``negative`` (counts), ``n``
+        (non-zero weights), ``sign`` (``"positive"`` / ``"negative"``, the majority;
+        ties ``"mixed"``), ``share`` (majority share of ``n``), ``p``, ``p_bonferroni``
+        (``min(1, p * features)``), ``consistent`` (``share >= threshold``),
+        ``significant`` and ``dale_like`` (both).
+    """
+    weights = _check_weights(weights)
+    if not 0.5 <= float(threshold) <= 1.0:
+        raise InvalidInputError(f"threshold must be a majority share in [0.5, 1], got {threshold!r}")
+    positive = (weights > 0).sum(axis=0)
+    negative = (weights < 0).sum(axis=0)
+    n = positive + negative
+    p = np.array([stats.binomtest(int(k), int(m), 0.5, alternative=alternative).pvalue if m else 1.0
+                  for k, m in zip(positive, n)])
+    majority = np.maximum(positive, negative)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(n > 0, majority / np.maximum(n, 1), np.nan)
+    sign = np.where(positive > negative, "positive", np.where(negative > positive, "negative", "mixed"))
+    corrected = np.minimum(1.0, p * weights.shape[1])
+    frame = pd.DataFrame({"feature": np.arange(weights.shape[1]), "positive": positive,
+                          "negative": negative, "n": n, "sign": sign, "share": share, "p": p,
+                          "p_bonferroni": corrected})
+    frame["consistent"] = frame["share"] >= float(threshold)
+    frame["significant"] = frame["p_bonferroni"] < float(alpha)
+    frame["dale_like"] = frame["consistent"] & frame["significant"]
+    return frame
+
+
+def dale_like_null(weights: np.ndarray, *, threshold: float = 0.9, n_permutations: int = 1000,
+                   seed: int = 0) -> dict[str, float]:
+    """Are there more sign-consistent features than if features were matched at random?
+
+    The statistic is the number of features whose majority sign is shared by at least
+    ``threshold`` of the models. Null: each model's weight vector permuted over the features
+    independently (keeping every model's share of positive weights).
+
+    Returns
+    -------
+    dict
+        ``observed`` (count), ``share`` (of all features), ``null_mean``, ``null_high``
+        (its 95th percentile) and ``p = (1 + #{null >= observed}) / (1 + n_permutations)``.
+    """
+    weights = _check_weights(weights)
+    signs = np.sign(weights)
+
+    def count(s: np.ndarray) -> int:
+        positive, negative = (s > 0).sum(axis=0), (s < 0).sum(axis=0)
+        n = positive + negative
+        return int(((n > 0) & (np.maximum(positive, negative) >= float(threshold) * np.maximum(n, 1))).sum())
+
+    rng = np.random.default_rng(seed)
+    observed = count(signs)
+    null = np.array([count(rng.permuted(signs, axis=1)) for _ in range(int(n_permutations))])
+    return {"observed": float(observed), "share": observed / weights.shape[1],
+            "null_mean": float(null.mean()), "null_high": float(np.percentile(null, 95)),
+            "p": float((1 + (null >= observed).sum()) / (1 + null.size))}
