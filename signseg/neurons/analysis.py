@@ -16,8 +16,8 @@
   features (Fig. 23). The paper's p = 5.09e-10 for 56 models is the one-sided
   ``P(X >= 50 | n = 56, p = 0.5)``: 50 of 56 models (89%) agreeing in sign.
   :func:`dale_like_null` asks whether there are more such features than expected if each
-  model's weights were assigned to features at random (a permutation of each model's weight
-  vector keeps its own share of positive weights).
+  model's weights were assigned to features at random (a permutation of each model's
+  non-zero weights keeps its own share of positive weights).
 """
 
 from __future__ import annotations
@@ -172,8 +172,9 @@ def dale_like_null(weights: np.ndarray, *, threshold: float = 0.9, n_permutation
     """Are there more sign-consistent features than if features were matched at random?
 
     The statistic is the number of features whose majority sign is shared by at least
-    ``threshold`` of the models. Null: each model's weight vector permuted over the features
-    independently (keeping every model's share of positive weights).
+    ``threshold`` of the models. Null: each model's non-zero weights permuted over the features
+    it uses, independently per model (keeping every model's share of positive weights and
+    its zeros, e.g. units that never fire on the stimuli, where they are).
 
     Returns
     -------
@@ -190,8 +191,16 @@ def dale_like_null(weights: np.ndarray, *, threshold: float = 0.9, n_permutation
         return int(((n > 0) & (np.maximum(positive, negative) >= float(threshold) * np.maximum(n, 1))).sum())
 
     rng = np.random.default_rng(seed)
+    used = [np.flatnonzero(row) for row in signs]
+
+    def shuffled() -> np.ndarray:
+        out = np.zeros_like(signs)
+        for row, (values, index) in enumerate(zip(signs, used)):
+            out[row, index] = rng.permutation(values[index])
+        return out
+
     observed = count(signs)
-    null = np.array([count(rng.permuted(signs, axis=1)) for _ in range(int(n_permutations))])
+    null = np.array([count(shuffled()) for _ in range(int(n_permutations))])
     return {"observed": float(observed), "share": observed / weights.shape[1],
             "null_mean": float(null.mean()), "null_high": float(np.percentile(null, 95)),
             "p": float((1 + (null >= observed).sum()) / (1 + null.size))}
