@@ -91,6 +91,24 @@ OVERRIDES = {
         "n_boot": 50,
         "n_permutations": 100,
     },
+    "05_neuron_models": {
+        # 40 candidates -> a 12-image diverseSet; three stand-ins per session of ResNet-18 (one per
+        # area) in two sessions and two planted neurons, two trials; two DeePSiM runs per
+        # condition (the similarity ceiling takes two control images), control and alpha 1, one
+        # generation of population 2 everywhere; AlexNet alone as the readout ensemble
+        "candidates": 40,
+        "calibration": 40,
+        "diverse": {"k": 12},
+        "standins": {"sessions": 2, "per_session": 1, "trials": 2},
+        "planted": {"neurons": 2},
+        "visualization": {"alphas": [0.0, 1.0], "restarts": 2, "iterations": 1, "popsize": 2},
+        "closed_loop": {"iterations": 1, "popsize": 2},
+        "readout_ensemble": ["alexnet"],
+        "lasso": {"alphas": [0.1, 1.0], "folds": 2},
+        "dale": {"top_k": 1, "visualization": {"generator": "deepsim-fc6", "iterations": 1, "popsize": 2, "batch": 4}},
+        "localization": {"circles": 3, "trials": 1},
+        "n_permutations": 20,
+    },
 }
 
 

@@ -8,6 +8,8 @@
   standard deviation over the natural stimuli (the diverseSet), averaged over neurons
   (Fig. 7). :func:`relative_to_control` divides a column by the unit's control mean, so
   that curves over neuron models start at 1.
+* :func:`matched_similarity` -- whether a neuron's own closed-loop image looks more like its
+  model's visualizations than like other models' (in a readout ensemble; Fig. 21 right).
 * :func:`zscore` -- responses relative to each neuron's natural-image responses (also
   Fig. 21's "above the natural images" test).
 * :func:`dale_like_features` -- input features whose weight has the same sign in most
@@ -22,7 +24,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -31,9 +33,11 @@ from scipy import stats
 
 from ..analysis import control_under_both_signs, run_images
 from ..errors import InvalidInputError
+from ..metrics.similarity import as_embedder, cosine_matrix
 from ..visualize import Visualization
 
-__all__ = ["zscore", "shown_back", "relative_to_control", "dale_like_features", "dale_like_null"]
+__all__ = ["zscore", "shown_back", "relative_to_control", "matched_similarity", "dale_like_features",
+           "dale_like_null"]
 
 Respond = Callable[[torch.Tensor], np.ndarray]
 
@@ -111,6 +115,45 @@ def relative_to_control(table: pd.DataFrame, value: str) -> pd.DataFrame:
     with np.errstate(divide="ignore", invalid="ignore"):
         relative = np.where(base != 0, table[value].to_numpy(dtype=np.float64) / base, np.nan)
     return control_under_both_signs(table.assign(**{f"relative_{value}": relative}))
+
+
+def matched_similarity(own: torch.Tensor, model_images: Sequence[torch.Tensor],
+                       embedders: Sequence[Any]) -> pd.DataFrame:
+    """Does a neuron's own preferred image resemble its model's images more than other models'?
+
+    Parameters
+    ----------
+    own:
+        ``[m, 3, H, W]`` each neuron's preferred image from its own closed loop.
+    model_images:
+        ``m`` sets ``[k, 3, H, W]``: each neuron model's (control) visualizations.
+    embedders:
+        A readout ensemble (zoo models; generated images are embedded whole, ``crop=False``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per neuron ``i``: ``matched`` (mean cosine similarity, over the ensemble's
+        penultimate layers and model ``i``'s images, of neuron ``i``'s image to them) and
+        ``unmatched`` (the same for every other model's images, averaged).
+    """
+    if len(model_images) != own.shape[0] or own.shape[0] < 2:
+        raise InvalidInputError(
+            f"give one image set per neuron (at least 2 neurons): {own.shape[0]} images, {len(model_images)} sets")
+    embedders = [as_embedder(e, crop=False) for e in embedders]
+    if not embedders:
+        raise InvalidInputError("the readout ensemble is empty; give at least one network")
+    sizes = [len(images) for images in model_images]
+    stacked = torch.cat(list(model_images))
+    similarity = np.zeros((own.shape[0], len(model_images)))
+    for embedder in embedders:
+        cosine = cosine_matrix(embedder.embed(own), embedder.embed(stacked)).numpy()
+        starts = np.cumsum([0, *sizes])
+        similarity += np.stack([cosine[:, a:b].mean(axis=1) for a, b in zip(starts[:-1], starts[1:])], 1)
+    similarity /= len(embedders)
+    off = ~np.eye(own.shape[0], dtype=bool)
+    return pd.DataFrame({"neuron": np.arange(own.shape[0]), "matched": np.diag(similarity),
+                         "unmatched": np.array([row[mask].mean() for row, mask in zip(similarity, off)])})
 
 
 def _check_weights(weights: np.ndarray) -> np.ndarray:

@@ -56,7 +56,7 @@ from ..layers import check_layer, layer_activations
 from ..metrics.box_activation import box_share_table
 from ..validation import as_unit_images
 from .localization import clear_background, resize_region
-from .recording import Recording
+from .recording import Recording, area_order
 
 __all__ = ["WINDOW", "BLANK", "Term", "Readouts", "InSilicoPopulation", "through_aperture",
            "central_window", "standin_readouts", "planted_readouts", "expected_rates", "record",
@@ -275,7 +275,8 @@ def standin_readouts(
     activations = _activations(network, preprocessing, list(layers.values()), images01)
     rng = np.random.default_rng(seed)
     rows, terms = [], []
-    for area, layer in layers.items():
+    for area in area_order(list(layers)):
+        layer = layers[area]
         count = int(per_session[area] if isinstance(per_session, Mapping) else per_session)
         side = float(field[area] if isinstance(field, Mapping) else field)
         activation = activations[layer]

@@ -46,7 +46,7 @@ import torch
 
 from ..errors import InvalidInputError
 
-__all__ = ["AREAS", "SOURCES", "REQUIRED_COLUMNS", "Recording"]
+__all__ = ["AREAS", "SOURCES", "REQUIRED_COLUMNS", "area_order", "Recording"]
 
 #: The areas of the paper's recordings (others are accepted: any non-empty name).
 AREAS = ("V1", "V4", "IT")
@@ -54,6 +54,13 @@ AREAS = ("V1", "V4", "IT")
 SOURCES = ("recorded", "in-silico")
 #: Columns every ``neurons`` table must have.
 REQUIRED_COLUMNS = ("neuron", "area", "session", "monkey")
+
+
+def area_order(areas: Sequence[str]) -> list[str]:
+    """The distinct ``areas`` along the ventral stream: :data:`AREAS` first (V1, V4, IT), then
+    any others in order of appearance."""
+    distinct = list(dict.fromkeys(str(a) for a in areas))
+    return [a for a in AREAS if a in distinct] + [a for a in distinct if a not in AREAS]
 
 
 def _check_images(images: np.ndarray) -> np.ndarray:
@@ -213,7 +220,8 @@ class Recording:
 
     def describe(self) -> str:
         """One sentence: how many images, trials and neurons of which areas, and the source."""
-        areas = ", ".join(f"{n} {a}" for a, n in self.neurons["area"].value_counts(sort=False).items())
+        counts = self.neurons["area"].value_counts()
+        areas = ", ".join(f"{counts[a]} {a}" for a in area_order(self.neurons["area"]))
         label = "in-silico stand-in neurons" if self.in_silico else "recorded neurons"
         return (f"{self.n_neurons} {label} ({areas}; {self.neurons['session'].nunique()} sessions, "
                 f"monkeys {', '.join(sorted(self.neurons['monkey'].unique()))}), {self.n_images} "
