@@ -93,6 +93,8 @@ def test_background_clearing_table_and_test():
     result = localization.clearing_test(table["change"])
     assert result["p"] == pytest.approx(stats.wilcoxon(table["change"], alternative="greater").pvalue)
     assert result["rose"] == 1.0 and result["n"] == 4
+    silent = localization.clearing_test(np.array([np.nan, np.nan]))
+    assert silent["n"] == 0 and silent["dropped"] == 2 and np.isnan(silent["p"])
     assert localization.overlap(regions[:1], regions[0]).tolist() == [1.0]
     half = torch.zeros(8, 8, dtype=torch.bool)
     half[:4, :4] = True

@@ -283,12 +283,14 @@ def clearing_test(changes: np.ndarray, confidence: float = 0.95) -> dict[str, fl
     Returns the mean change with its t interval (:func:`signseg.metrics.stats.mean_ci`), the
     one-sided Wilcoxon signed-rank p-value of "changes > 0" (``scipy.stats.wilcoxon``), the
     share of neurons whose response rose, and ``n``. ``NaN`` changes (silent intact
-    responses) are dropped first and counted in ``dropped``.
+    responses) are dropped first and counted in ``dropped``; with none left every value is
+    ``NaN`` and ``n`` is 0.
     """
     values = np.asarray(changes, dtype=np.float64)
     finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        raise InvalidInputError("no finite response change to test")
+    if finite.size == 0:  # every intact response was silent: nothing to test
+        return {"mean": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"), "p": float("nan"),
+                "rose": float("nan"), "n": 0, "dropped": int(values.size)}
     mean, low, high = mean_ci(finite, confidence)
     p = float(stats.wilcoxon(finite, alternative="greater").pvalue) if np.any(finite != 0) else 1.0
     return {"mean": mean, "ci_low": low, "ci_high": high, "p": p,
