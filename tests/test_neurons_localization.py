@@ -130,13 +130,9 @@ def test_dale_like_null_keeps_each_models_signs():
     assert analysis.dale_like_null(dead, n_permutations=50)["null_high"] <= 1
 
 
-def test_zscore_and_relative_to_control():
+def test_zscore_by_hand():
     reference = np.array([[1.0, 10.0], [3.0, 10.0]])
     z = analysis.zscore(np.array([[5.0, 10.0]]), reference)
     assert z[0, 0] == pytest.approx((5 - 2) / np.sqrt(2)) and np.isnan(z[0, 1])
-    table = pd.DataFrame({"unit": [0, 0, 0, 1, 1], "sign": ["control", "positive", "negative", "control", "positive"],
-                          "alpha": [0.0, 1.0, 1.0, 0.0, 1.0], "actual": [10.0, 5.0, 12.0, 4.0, 1.0]})
-    rel = analysis.relative_to_control(table, "actual")
-    assert set(rel.loc[rel["alpha"] == 0, "sign"]) == {"positive", "negative"}
-    got = rel.set_index(["unit", "sign", "alpha"])["relative_actual"]
-    assert got[(0, "positive", 1.0)] == 0.5 and got[(0, "negative", 1.0)] == 1.2 and got[(1, "positive", 1.0)] == 0.25
+    with pytest.raises(InvalidInputError, match="reference must be"):
+        analysis.zscore(np.ones((1, 3)), reference)

@@ -100,6 +100,18 @@ def test_readout_wraps_the_backbone_for_visualize(tmp_path):
     control = table[table["sign"] == "control"].iloc[0]
     image = torch.from_numpy(vis.images(table[table["sign"] == "control"])).permute(0, 3, 1, 2).float() / 255
     assert readout.predict(image)[0, 1] == pytest.approx(control["best_activation"], rel=0.05, abs=0.05)
+    # shown back: the modeled neuron's response, the prediction, z-scores and the population
+    from signseg.neurons import analysis
+
+    def respond(images):  # neuron 0 fires at 5/s whatever it sees, neuron 1 at twice model 1's prediction
+        return np.stack([np.full(len(images), 5.0), 2 * readout.predict(images)[:, 1]], axis=1)
+
+    back = analysis.shown_back(vis, respond, readout.predict, [0, 1], np.array([[4.0, 0.0], [6.0, 2.0]]),
+                               np.array([[0.0, 1.0], [2.0, 3.0]]))
+    np.testing.assert_allclose(back["actual"], 2 * back["predicted"], rtol=1e-6)
+    np.testing.assert_allclose(back["actual_z"], (back["actual"] - 1.0) / np.sqrt(2), rtol=1e-6)
+    np.testing.assert_allclose(back["predicted_z"], (back["predicted"] - 2.0) / np.sqrt(2), rtol=1e-6)
+    np.testing.assert_allclose(back["population"], back["actual_z"] / 2, rtol=1e-6)  # neuron 0's z is 0
     other = models.NeuronReadout(backbone, fitted.subset([1, 0]))
     assert visualize(other, config, root=tmp_path, progress=False).store.path != vis.store.path
     with pytest.raises(InvalidInputError, match="fit them on this backbone"):

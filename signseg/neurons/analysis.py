@@ -3,11 +3,12 @@
 * :func:`shown_back` -- every visualization of every neuron model (each ablation condition,
   each restart) shown to the recorded population: the modeled neuron's response
   (``actual``: recorded from in-silico neurons, or, with a user's recordings, predicted by
-  that neuron's model -- no animal is at hand), the model's prediction (``predicted``), and
-  the **population response**: every recorded neuron's response z-scored with its mean and
-  standard deviation over the natural stimuli (the diverseSet), averaged over neurons
-  (Fig. 7). :func:`relative_to_control` divides a column by the unit's control mean, so
-  that curves over neuron models start at 1.
+  that neuron's model -- no animal is at hand), the model's prediction (``predicted``), both
+  also as z-scores against the neuron's (the model's) responses to the natural stimuli (the
+  diverseSet), and the **population response**: every recorded neuron's response z-scored
+  with its mean and standard deviation over the diverseSet, averaged over neurons (Fig. 7).
+  **Choice**: curves over neuron models are drawn in these z-scores, not as ratios to the
+  control response, which explode for a neuron whose control images barely drive it.
 * :func:`matched_similarity` -- whether a neuron's own closed-loop image looks more like its
   model's visualizations than like other models' (in a readout ensemble; Fig. 21 right).
 * :func:`zscore` -- responses relative to each neuron's natural-image responses (also
@@ -24,6 +25,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -31,13 +33,12 @@ import pandas as pd
 import torch
 from scipy import stats
 
-from ..analysis import control_under_both_signs, run_images
+from ..analysis import run_images
 from ..errors import InvalidInputError
 from ..metrics.similarity import as_embedder, cosine_matrix
 from ..visualize import Visualization
 
-__all__ = ["zscore", "shown_back", "relative_to_control", "matched_similarity", "dale_like_features",
-           "dale_like_null"]
+__all__ = ["zscore", "shown_back", "matched_similarity", "dale_like_features", "dale_like_null"]
 
 Respond = Callable[[torch.Tensor], np.ndarray]
 
@@ -58,7 +59,7 @@ def zscore(responses: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
 
 def shown_back(vis: Visualization, respond: Respond, predict: Respond, columns: Sequence[int],
-               reference: np.ndarray) -> pd.DataFrame:
+               reference: np.ndarray, predicted_reference: np.ndarray) -> pd.DataFrame:
     """Every visualization shown to the population (module docstring).
 
     Parameters
@@ -77,13 +78,15 @@ def shown_back(vis: Visualization, respond: Respond, predict: Respond, columns: 
     reference:
         ``[n_natural, neurons]`` the population's trial-averaged responses to the natural
         stimuli (z-scoring).
+    predicted_reference:
+        ``[n_natural, models]`` the models' predictions for the natural stimuli.
 
     Returns
     -------
     pandas.DataFrame
         The visualization table's ``unit, sign, alpha, generator, restart`` and
-        ``best_activation`` with ``actual``, ``predicted`` and ``population`` (mean z-score
-        over all neurons, NaN-z neurons ignored).
+        ``best_activation`` with ``actual``, ``predicted``, ``actual_z``, ``predicted_z``
+        and ``population`` (mean z-score over all neurons, NaN-z neurons ignored).
     """
     table, images = run_images(vis)
     if table.empty:
@@ -95,26 +98,17 @@ def shown_back(vis: Visualization, respond: Respond, predict: Respond, columns: 
     responses = np.asarray(respond(images), dtype=np.float64)
     predictions = np.asarray(predict(images), dtype=np.float64)
     z = zscore(responses, reference)
+    z_predicted = zscore(predictions, predicted_reference)
+    rows = np.arange(len(table))
     out = table[["unit", "sign", "alpha", "generator", "restart", "best_activation"]].copy()
-    out["actual"] = responses[np.arange(len(table)), columns[units]]
-    out["predicted"] = predictions[np.arange(len(table)), units]
-    out["population"] = np.nanmean(z, axis=1)
+    out["actual"] = responses[rows, columns[units]]
+    out["predicted"] = predictions[rows, units]
+    out["actual_z"] = z[rows, columns[units]]
+    out["predicted_z"] = z_predicted[rows, units]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a row of NaN z (constant neurons)
+        out["population"] = np.nanmean(z, axis=1)
     return out
-
-
-def relative_to_control(table: pd.DataFrame, value: str) -> pd.DataFrame:
-    """``table`` with ``relative_<value>``: ``value`` divided by the mean of its unit's control
-    rows; the control rows are listed under every sign (at ``alpha = 0``)."""
-    for column in ("unit", "sign", value):
-        if column not in table.columns:
-            raise InvalidInputError(f"relative_to_control needs a {column!r} column; the table has {list(table.columns)}")
-    control = table[table["sign"] == "control"].groupby("unit")[value].mean()
-    if control.empty:
-        raise InvalidInputError("the table has no control rows (sign 'control') to divide by")
-    base = table["unit"].map(control).to_numpy(dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        relative = np.where(base != 0, table[value].to_numpy(dtype=np.float64) / base, np.nan)
-    return control_under_both_signs(table.assign(**{f"relative_{value}": relative}))
 
 
 def matched_similarity(own: torch.Tensor, model_images: Sequence[torch.Tensor],
