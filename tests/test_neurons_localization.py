@@ -1,7 +1,6 @@
 """Localization by pixel shuffling in circles, background clearing, and the Dale-like test."""
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from scipy import stats

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from ..cache import atomic_path, arrays_digest
-from ..errors import DamagedFileError, InvalidInputError
+from ..errors import InvalidInputError
 from ..files import check_nonempty, damaged
 from ..optional import import_optional
 from .formats import from_file
