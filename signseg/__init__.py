@@ -20,6 +20,8 @@ Submodules (import the one you need; heavy dependencies load lazily):
 * :mod:`signseg.featureviz` — gradient feature visualization in Lucent's style (Fourier
   images, jitter/scale/rotate, Adam), and the same renders with torch-lucent itself.
 * :mod:`signseg.metrics` — similarity, LPIPS, objectness, spectra, statistics.
+* :mod:`signseg.neurons` — Section 5: recordings (NWB, ``.npz``, netCDF), in-silico stand-in
+  neurons, diverseSet, PLS neuron models, Lasso, localization and background clearing.
 * :mod:`signseg.profiles`, :mod:`signseg.runner`, :mod:`signseg.book` — the book.
 """
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "stamp",
     "caption",
     "dale_trained_vs_untrained",
     "dale_vs_accuracy",
@@ -45,6 +46,13 @@ def caption(number: int | str, text: str) -> None:
         display(Markdown(message))
     except ImportError:  # pragma: no cover - plain Python
         print(message)
+
+
+def stamp(fig: plt.Figure, text: str) -> plt.Figure:
+    """Write ``text`` (e.g. ``"in-silico"``) in the figure's top right corner, so that a figure
+    cut out of the book still says what its data are."""
+    fig.text(0.995, 0.995, text, ha="right", va="top", fontsize=8, style="italic", color="0.35")
+    return fig
 
 
 def dale_trained_vs_untrained(table: pd.DataFrame, paper: pd.DataFrame | None = None) -> plt.Figure:

@@ -66,3 +66,16 @@ def test_ablation_page_has_its_figures_statements_and_a_static_explorer(built_bo
     assert [s for s in scripts if "//" in s] == []
     assert "injected-parameters" not in page and "Traceback" not in page
     assert "0%|" not in page  # progress bars stay out of the book
+
+
+def test_neuron_models_page_labels_its_stand_in_neurons(built_book):
+    _, _, html = built_book
+    page = (html / "book" / "executed" / "05_neuron_models.html").read_text("utf-8")
+    figures = re.findall(r"<img[^>]+src=\"[^\"]+\.png\"", page)
+    assert len(figures) >= 9
+    for number in range(1, 10):
+        assert f"Figure {number}." in page
+    assert "Table 1." in page and "Did the protocol recover the planted answer?" in page
+    # no recordings in ci: every result comes from stand-ins of another network, and says so
+    assert "in-silico stand-in neurons (units of tinyimagenet_vgg11_bn, not recordings" in page
+    assert "injected-parameters" not in page and "Traceback" not in page and "0%|" not in page

@@ -91,6 +91,24 @@ OVERRIDES = {
         "n_boot": 50,
         "n_permutations": 100,
     },
+    "05_neuron_models": {
+        # 40 candidates -> a 12-image diverseSet; three stand-ins per session of ResNet-18 (one per
+        # area) in two sessions and two planted neurons, two trials; two DeePSiM runs per
+        # condition (the similarity ceiling takes two control images), control and alpha 1, one
+        # generation of population 2 everywhere; AlexNet alone as the readout ensemble
+        "candidates": 40,
+        "calibration": 40,
+        "diverse": {"k": 12},
+        "standins": {"sessions": 2, "per_session": 1, "trials": 2},
+        "planted": {"neurons": 2},
+        "visualization": {"alphas": [0.0, 1.0], "restarts": 2, "iterations": 1, "popsize": 2},
+        "closed_loop": {"iterations": 1, "popsize": 2},
+        "readout_ensemble": ["alexnet"],
+        "lasso": {"alphas": [0.1, 1.0], "folds": 2},
+        "dale": {"top_k": 1, "visualization": {"generator": "deepsim-fc6", "iterations": 1, "popsize": 2, "batch": 4}},
+        "localization": {"circles": 3, "trials": 1},
+        "n_permutations": 20,
+    },
 }
 
 
@@ -199,3 +217,13 @@ def test_paper_regimes_use_the_published_models_and_stimulus_sets(paper_run):
     assert "Xiao et al.'s backgrounds challenge (IN-9, 2 variants)" in text
     # the project's Tiny ImageNet pair has 200 outputs: not scored on the ImageNet stimuli
     assert text.count("Not scored: tinyimagenet_resnet8, tinyimagenet_resnet8_tanh") == 2
+
+
+def test_paper_neuron_models_use_alexnet_fc7_and_deepsim_and_label_standins(paper_run):
+    _, stems, written, results = paper_run
+    assert {"alexnet-owt-7be5be79.pth", "resnet18-f37072fd.pth", "upconvGAN_fc6.pt"} <= {p.name for p in written}
+    text = _text(nbformat.read(results[stems.index("05_neuron_models")].path, as_version=4))
+    assert "Backbone: alexnet penultimate layer (4096 units)" in text and "DeePSiM" in text
+    # without a recordings path the neurons are stand-ins of another network, and every caption says so
+    assert "in-silico stand-in neurons (units of resnet18, not recordings" in text
+    assert text.count("in-silico stand-in neurons") >= 8
