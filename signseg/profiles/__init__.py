@@ -77,14 +77,15 @@ def parameters(profile: str, notebook: str) -> dict[str, Any]:
 
 #: Parameters of a notebook that list the networks it analyses (a list, or a mapping whose
 #: keys are model names, such as the robust sweep's ``name -> epsilon``).
-MODEL_KEYS = ("models", "relu_tanh", "self_supervised", "robust")
+MODEL_KEYS = ("models", "relu_tanh", "self_supervised", "robust", "backbone")
 
 
 def _section_models(section: dict[str, Any]) -> list[str]:
     """Every model a notebook's parameters name under :data:`MODEL_KEYS`, once, in order."""
     names: list[str] = []
     for key in MODEL_KEYS:
-        names += list(section.get(key) or [])
+        value = section.get(key) or []
+        names += [value] if isinstance(value, str) else list(value)
     return list(dict.fromkeys(names))
 
 
