@@ -20,9 +20,10 @@ Cell types
       C_t  = f_t C_{t-1} + (1 - i_t) ReLU(W_X->PN * X + W_PN->PN * PN_{t-1} + b_c)
       PN_t = ReLU(BN(C_t) - o_t)
 
-  **Choice**: batch normalisation is applied to ``C_t`` where it enters ``PN_t`` (one
-  ``BatchNorm2d`` per area shared over time steps); the state ``C_t`` itself stays
-  unnormalised.
+  **Choice**: batch normalisation is applied to ``C_t`` where it enters ``PN_t``; the
+  state ``C_t`` itself stays unnormalised. Each time step keeps its own batch statistics
+  (the distribution changes over the steps; one shared set of running statistics left the
+  networks at chance in evaluation mode) and the steps share one scale and shift.
 * ``"standard_ei"`` (their Eq. 1): excitatory ``E`` (the principal cells) and inhibitory ``I``
   cells with forget gates ``f = sigmoid(f~)`` per channel::
 
@@ -82,6 +83,10 @@ PAPER_WIDTH = 64
 
 _KERNEL = 3
 
+#: Initial biases of the input gate (``sigmoid(-2) = 0.12`` of the input blocked without IG
+#: activity) and of the output gate (-1: no subtraction until OG activity exceeds it).
+_GATE_BIAS = {"i": -2.0, "o": -1.0}
+
 
 class SignedSeparableConv(nn.Module):
     """A depth-separable 3 x 3 convolution whose composed kernel has a fixed sign.
@@ -117,10 +122,17 @@ class SignedSeparableConv(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """``W~ ~ N(0, s^2)`` with ``s = sqrt(2 / fan_in)`` of each factor (He-normal); a
-        constrained ``|W~|`` has mean ``0.8 s``."""
-        nn.init.normal_(self.depthwise, 0.0, (2.0 / _KERNEL**2) ** 0.5)
-        nn.init.normal_(self.pointwise, 0.0, (2.0 / self.in_channels) ** 0.5 / 2)
+        """``W~ ~ N(0, s^2)`` with ``s = 1.25 / fan_in`` for each factor (9 for the depthwise,
+        ``in`` for the pointwise one).
+
+        ``E|W~| = 0.8 s = 1 / fan_in``, so the magnitudes of each factor sum to about 1 and a
+        sign-constrained connection passes on about the mean of its (non-negative) input.
+        **Choice**: variance-preserving (He) scales make every non-negative drive grow with the
+        fan-in; the output gates then silenced all principal cells at the start and the
+        *Standard* networks never left chance.
+        """
+        nn.init.normal_(self.depthwise, 0.0, 1.25 / _KERNEL**2)
+        nn.init.normal_(self.pointwise, 0.0, 1.25 / self.in_channels)
 
     def factors(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The effective (signed) depthwise ``[in, 1, 3, 3]`` and pointwise ``[out, in, 1, 1]``
@@ -167,10 +179,13 @@ class RecurrentArea(nn.Module):
         ``"standard"`` or ``"standard_ei"``.
     constrained, inh_pn:
         Dale's law and the InhPN sign flip (module docstring).
+    steps:
+        Time steps (each has its own batch-normalisation statistics).
     """
 
     def __init__(self, in_channels: int, principal: int, interneurons: int,
-                 cell_model: str = "standard", constrained: bool = True, inh_pn: bool = False) -> None:
+                 cell_model: str = "standard", constrained: bool = True, inh_pn: bool = False,
+                 steps: int = STEPS) -> None:
         super().__init__()
         if cell_model not in CELL_MODELS:
             raise InvalidInputError(f"cell_model must be one of {CELL_MODELS}, got {cell_model!r}")
@@ -187,10 +202,17 @@ class RecurrentArea(nn.Module):
             sign = 1 if source == "X" else flip * (-1 if source in inhibitory else 1)
             self.connections[name.replace("->", "_to_")] = SignedSeparableConv(
                 sizes[source], sizes[target], sign, constrained, bias=True)
+        if cell_model == "standard":  # gates start mostly open (see the module docstring)
+            with torch.no_grad():
+                self.connection("IG->PN").bias.fill_(_GATE_BIAS["i"])
+                self.connection("OG->PN").bias.fill_(_GATE_BIAS["o"])
         if cell_model == "standard_ei":
             self.forget = nn.Parameter(torch.zeros(principal + interneurons))
-        self.norm = nn.BatchNorm2d(principal)
+        self.norms = nn.ModuleList(nn.BatchNorm2d(principal, affine=False) for _ in range(steps))
+        self.norm_weight = nn.Parameter(torch.ones(principal))
+        self.norm_bias = nn.Parameter(torch.zeros(principal))
         self.principal, self.interneurons = principal, interneurons
+        self.constrained, self.inh_pn = constrained, inh_pn
 
     def connection(self, name: str) -> SignedSeparableConv:
         """The connection ``"PN->PN"``, ``"IG->PN"``, ... of this area."""
@@ -206,11 +228,18 @@ class RecurrentArea(nn.Module):
                   *((t, self.interneurons) for t in self.interneuron_types))}
         return zeros
 
-    def step(self, x: torch.Tensor, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """One time step: the new activities given the input ``x`` and the last ``state``."""
+    def step(self, x: torch.Tensor, state: dict[str, torch.Tensor], t: int) -> dict[str, torch.Tensor]:
+        """Time step ``t`` (0-based): the new activities given the input ``x`` and the last ``state``."""
+        if not 0 <= t < len(self.norms):
+            raise InvalidInputError(f"time step {t} outside 0 .. {len(self.norms) - 1}")
         if self.cell_model == "standard":
-            return self._standard_step(x, state)
-        return self._ei_step(x, state)
+            return self._standard_step(x, state, t)
+        return self._ei_step(x, state, t)
+
+    def _norm(self, values: torch.Tensor, t: int) -> torch.Tensor:
+        """Batch normalisation with step ``t``'s statistics and the shared scale and shift."""
+        normalised = self.norms[t](values)
+        return normalised * self.norm_weight[None, :, None, None] + self.norm_bias[None, :, None, None]
 
     def _drive(self, target_paths: tuple[str, ...], inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         total = None
@@ -220,7 +249,7 @@ class RecurrentArea(nn.Module):
             total = term if total is None else total + term
         return total
 
-    def _standard_step(self, x: torch.Tensor, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def _standard_step(self, x: torch.Tensor, state: dict[str, torch.Tensor], t: int) -> dict[str, torch.Tensor]:
         inputs = {"X": x, "PN": state["PN"]}
         forget = torch.sigmoid(self._drive(("X->f", "PN->f"), inputs))
         ig = torch.relu(self._drive(("X->IG", "PN->IG"), inputs))
@@ -228,14 +257,14 @@ class RecurrentArea(nn.Module):
         input_gate = torch.sigmoid(self.connection("IG->PN")(ig))
         output_gate = torch.relu(self.connection("OG->PN")(og))
         cell = forget * state["C"] + (1 - input_gate) * torch.relu(self._drive(("X->PN", "PN->PN"), inputs))
-        pn = torch.relu(self.norm(cell) - output_gate)
+        pn = torch.relu(self._norm(cell, t) - output_gate)
         return {"C": cell, "PN": pn, "IG": ig, "OG": og}
 
-    def _ei_step(self, x: torch.Tensor, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def _ei_step(self, x: torch.Tensor, state: dict[str, torch.Tensor], t: int) -> dict[str, torch.Tensor]:
         inputs = {"X": x, "E": state["E"], "I": state["I"]}
         forget = torch.sigmoid(self.forget)[None, :, None, None]
         f_e, f_i = forget[:, : self.principal], forget[:, self.principal :]
-        current_e = self.norm(self._drive(("X->E", "E->E", "I->E"), inputs))
+        current_e = self._norm(self._drive(("X->E", "E->E", "I->E"), inputs), t)
         current_i = self._drive(("X->I", "E->I", "I->I"), inputs)
         e = f_e * state["E"] + (1 - f_e) * torch.relu(current_e)
         i = f_i * state["I"] + (1 - f_i) * torch.relu(current_i)
@@ -275,8 +304,8 @@ class MultiCellRNN(nn.Module):
                                    nn.MaxPool2d(3, 1, padding=1))
         self.area2 = nn.Sequential(nn.Conv2d(quarter, half, _KERNEL, padding=1), nn.ReLU(),
                                    nn.MaxPool2d(2, 2, ceil_mode=True))
-        self.area3 = RecurrentArea(half, width, quarter, cell_model, constrained, inh_pn)
-        self.area4 = RecurrentArea(width, 2 * width, half, cell_model, constrained, inh_pn)
+        self.area3 = RecurrentArea(half, width, quarter, cell_model, constrained, inh_pn, steps)
+        self.area4 = RecurrentArea(width, 2 * width, half, cell_model, constrained, inh_pn, steps)
         self.pool = nn.MaxPool2d(2, 2, ceil_mode=True)
         final = -(-size // 8)  # three stride-2 pools, ceil mode
         self.classifier = nn.Sequential(OrderedDict(
@@ -294,10 +323,10 @@ class MultiCellRNN(nn.Module):
         drive = self.area2(self.area1(x))
         state3, state4 = None, None
         history: dict[str, list[dict[str, torch.Tensor]]] = {"area3": [], "area4": []}
-        for _ in range(self.steps):
-            state3 = self.area3.step(drive, state3 or self.area3.initial_state(drive))
+        for t in range(self.steps):
+            state3 = self.area3.step(drive, state3 or self.area3.initial_state(drive), t)
             upper = self.pool(state3[self.area3.principal_type])
-            state4 = self.area4.step(upper, state4 or self.area4.initial_state(upper))
+            state4 = self.area4.step(upper, state4 or self.area4.initial_state(upper), t)
             history["area3"].append(state3)
             history["area4"].append(state4)
         return history
