@@ -20,6 +20,8 @@ Submodules (import the one you need; heavy dependencies load lazily):
 * :mod:`signseg.featureviz` — gradient feature visualization in Lucent's style (Fourier
   images, jitter/scale/rotate, Adam), and the same renders with torch-lucent itself.
 * :mod:`signseg.metrics` — similarity, LPIPS, objectness, spectra, statistics.
+* :mod:`signseg.ei` — networks with excitatory and inhibitory cells (LC-CNN, LCEI-CNN,
+  multi-cell E-I recurrent networks; zoo models) and the related papers' measures.
 * :mod:`signseg.profiles`, :mod:`signseg.runner`, :mod:`signseg.book` — the book.
 """
 
