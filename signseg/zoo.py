@@ -362,47 +362,34 @@ def _variants(spec: architectures.ArchSpec) -> Iterator[tuple[str, str, float]]:
         yield "relu", "simsiam", 0.0
 
 
+def _project_entry(dataset: str, arch: str, suffix: str, preprocessing: Preprocessing,
+                   **fields: Any) -> ZooEntry:
+    """The zoo entry ``{prefix}_{arch}{suffix}`` of a project network trained on ``dataset``;
+    ``fields`` are the remaining :class:`ZooEntry` attributes (family, activation, ...)."""
+    return ZooEntry(name=f"{name_prefix(dataset)}_{arch}{suffix}", source="project",
+                    dataset=dataset, arch=arch, readout=architectures.READOUT,
+                    preprocessing=preprocessing, num_classes=_num_classes(dataset), **fields)
+
+
 def _project_entries() -> Iterator[ZooEntry]:
     for dataset in PROJECT_DATASETS:
         for arch, spec in architectures.ARCHS.items():
             for activation, regime, epsilon in _variants(spec):
                 suffix = ("" if activation == "relu" else f"_{activation}") + _regime_suffix(regime, epsilon)
-                yield ZooEntry(
-                    name=f"{name_prefix(dataset)}_{arch}{suffix}",
-                    source="project",
-                    dataset=dataset,
-                    family=spec.family,
-                    arch=arch,
-                    activation=activation,
-                    batch_norm=spec.batch_norm,
-                    depth=spec.depth,
-                    readout=architectures.READOUT,
-                    preprocessing=_PROJECT_PREPROCESSING[dataset],
-                    num_classes=_num_classes(dataset),
-                    regime=regime,
-                    epsilon=epsilon,
-                )
+                yield _project_entry(dataset, arch, suffix, _PROJECT_PREPROCESSING[dataset],
+                                     family=spec.family, activation=activation,
+                                     batch_norm=spec.batch_norm, depth=spec.depth, regime=regime,
+                                     epsilon=epsilon)
 
 
 def _ei_entries() -> Iterator[ZooEntry]:
     """The E/I networks (:data:`signseg.ei.registry.EI_ARCHS`) of every project data set."""
     for dataset in PROJECT_DATASETS:
         for arch, spec in ei_registry.EI_ARCHS.items():
-            yield ZooEntry(
-                name=f"{name_prefix(dataset)}_{arch}",
-                source="project",
-                dataset=dataset,
-                family=spec.family,
-                arch=arch,
-                activation=spec.activation,
-                batch_norm=spec.batch_norm,
-                depth=spec.depth,
-                readout=architectures.READOUT,
-                preprocessing=ei_registry.input_preprocessing(
-                    arch, dataset, _PROJECT_PREPROCESSING[dataset]),
-                num_classes=_num_classes(dataset),
-                default_width=spec.default_width,
-            )
+            preprocessing = ei_registry.input_preprocessing(arch, dataset, _PROJECT_PREPROCESSING[dataset])
+            yield _project_entry(dataset, arch, "", preprocessing, family=spec.family,
+                                 activation=spec.activation, batch_norm=spec.batch_norm,
+                                 depth=spec.depth, default_width=spec.default_width)
 
 
 def _torchvision_entries() -> Iterator[ZooEntry]:
