@@ -66,3 +66,16 @@ def test_ablation_page_has_its_figures_statements_and_a_static_explorer(built_bo
     assert [s for s in scripts if "//" in s] == []
     assert "injected-parameters" not in page and "Traceback" not in page
     assert "0%|" not in page  # progress bars stay out of the book
+
+
+def test_ei_page_reproduces_both_papers_and_states_what_comes_out(built_book):
+    _, _, html = built_book
+    page = (html / "book" / "executed" / "06_ei_networks.html").read_text("utf-8")
+    for number in range(1, 15):
+        assert f"Figure {number}." in page
+    for number in range(1, 10):
+        assert f"Table {number}." in page
+    assert "What this profile cuts." in page and "What comes out" in page
+    assert "SAT-EXP" in page and "StandardEI" in page and "NoConstraint" in page
+    assert "Cell populations, preferred images." in page  # the silencing verdict is stated
+    assert "injected-parameters" not in page and "Traceback" not in page

@@ -13,9 +13,12 @@ question:
   feature-map sparsity, response distributions, afferent vs lateral kernels, E/I weights;
 * :mod:`~signseg.ei.gratings`, :mod:`~signseg.ei.selectivity`, :mod:`~signseg.ei.connectivity`
   -- the multi-cell paper's gOSI, skewness and connection density per cell type;
-* :mod:`~signseg.ei.populations` -- silencing a principal cell's inputs from E or from I cells.
+* :mod:`~signseg.ei.populations` -- silencing a principal cell's inputs from E or from I cells;
+* :mod:`~signseg.ei.experiments`, :mod:`~signseg.ei.figures` -- the chapter's experiments over
+  networks and seeds (training recipes, per-network tables, CIs over networks) and figures.
 
-Nothing here imports :mod:`signseg.zoo` or :mod:`signseg.train`; the zoo imports the registry.
+Only :mod:`~signseg.ei.experiments` imports :mod:`signseg.zoo` (and, when it trains,
+:mod:`signseg.train`); the zoo imports the registry, so this package imports neither.
 """
 
 from . import lateral, multicell, penalties, registry

@@ -23,6 +23,9 @@ normalised by the training split's grayscale mean and std); the multi-cell netwo
 data set's usual input. ``width`` defaults to the papers' channel counts (8, 4 and 64 principal
 cells) instead of the data set's default, and the paper's training recipes are profile
 settings (:class:`signseg.runs.TrainConfig` ``l1``, ``separation``, ``optimizer``, ...).
+
+A change to any of these networks that changes trained weights must bump
+:data:`signseg.architectures.ARCHITECTURE_VERSION`, part of every trained model's cache key.
 """
 
 from __future__ import annotations
