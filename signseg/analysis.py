@@ -281,7 +281,8 @@ def attribution_share_under_ablation(
     context manager inside which ``model`` is changed (e.g.
     :func:`signseg.ei.populations.silenced`, with ``signs`` naming cell populations).
 
-    Returns rows ``sign``, ``alpha``, ``mean``, ``ci_low``, ``ci_high``, ``n`` (images).
+    Returns rows ``sign``, ``alpha``, ``mean``, ``ci_low``, ``ci_high``, ``n`` (images with
+    any attribution; a condition under which no image has any is NaN with ``n = 0``).
     """
     ablate = ablate or _readout_ablation(model)
     preprocessing = model.entry.preprocessing
@@ -296,7 +297,8 @@ def attribution_share_under_ablation(
                 shares = object_share(images, masks, method="attribution", model_fn=logits,
                                       targets=targets)
             shares = shares[np.isfinite(shares)]
-            mean, low, high = mean_ci(shares)
+            # no image with any evidence left (the logit no longer depends on the input): NaN, n = 0
+            mean, low, high = mean_ci(shares) if len(shares) else (np.nan, np.nan, np.nan)
             rows.append({"sign": sign, "alpha": alpha, "mean": mean, "ci_low": low,
                          "ci_high": high, "n": len(shares)})
     return pd.DataFrame(rows)

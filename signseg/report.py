@@ -332,6 +332,11 @@ def population_share(shares: pd.DataFrame, chance: float, alpha: float) -> str:
     inputs silenced at ``alpha`` (rows ``sign`` = ``"excitatory"`` / ``"inhibitory"``)."""
     rows = shares.set_index(["sign", "alpha"])
     intact = float(shares.loc[shares["alpha"] == 0, "mean"].iloc[0])
+    dead = [p for p in ("excitatory", "inhibitory") if rows.loc[(p, alpha), "n"] == 0]
+    if dead:
+        return (f"With α = {alpha:g} of the principal cells' {' and '.join(dead)} input silenced the "
+                "true class's logit no longer depends on the image (no attribution left), so the "
+                f"object's share is undefined there (intact {intact:.3f}).")
     text = {p: interval(rows.loc[(p, alpha), "mean"], rows.loc[(p, alpha), "ci_low"],
                         rows.loc[(p, alpha), "ci_high"]) for p in ("excitatory", "inhibitory")}
     sentence = (f"With α = {alpha:g} of the principal cells' input silenced, the object's share of "

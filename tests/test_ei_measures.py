@@ -120,3 +120,29 @@ def test_population_silencing_plugs_into_the_ground_truth_tests():
     shares = analysis.attribution_share_under_ablation(rnn, images, masks, targets, ["inhibitory"],
                                                        [0.5], ablate=ablate)
     assert shares["alpha"].tolist() == [0.0, 0.5] and shares["mean"].between(0, 1).all()
+
+
+def test_a_condition_without_any_attribution_left_is_nan_not_an_error():
+    from contextlib import contextmanager
+
+    rnn = zoo.load("procedural_eirnn_standard_ei", pretrained=False, train_config={"width": 8})
+    readout = rnn.readout_layer()
+
+    @contextmanager
+    def readout_zeroed(sign, alpha):
+        saved = readout.weight.detach().clone()
+        with torch.no_grad():
+            readout.weight.mul_(0.0 if alpha > 0 else 1.0)  # logits = bias: no gradient to the image
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                readout.weight.copy_(saved)
+
+    masks = torch.zeros(6, 32, 32, dtype=torch.bool)
+    masks[:, :16] = True
+    shares = analysis.attribution_share_under_ablation(rnn, torch.rand(6, 3, 32, 32), masks,
+                                                       torch.arange(6), ["zeroed"], [1.0],
+                                                       ablate=readout_zeroed)
+    assert shares["n"].tolist() == [6, 0]
+    assert math.isfinite(shares["mean"].iloc[0]) and math.isnan(shares["mean"].iloc[1])
