@@ -22,6 +22,8 @@ Submodules (import the one you need; heavy dependencies load lazily):
 * :mod:`signseg.metrics` — similarity, LPIPS, objectness, spectra, statistics.
 * :mod:`signseg.neurons` — Section 5: recordings (NWB, ``.npz``, netCDF), in-silico stand-in
   neurons, diverseSet, PLS neuron models, Lasso, localization and background clearing.
+* :mod:`signseg.ei` — networks with excitatory and inhibitory cells (LC-CNN, LCEI-CNN,
+  multi-cell E-I recurrent networks; zoo models) and the related papers' measures.
 * :mod:`signseg.profiles`, :mod:`signseg.runner`, :mod:`signseg.book` — the book.
 """
 

@@ -14,7 +14,7 @@ curves start at it.
 from __future__ import annotations
 
 from contextlib import nullcontext
-from typing import Any, Callable, Iterator, Mapping, Sequence, Union
+from typing import Any, Callable, ContextManager, Iterator, Mapping, Sequence, Union
 
 import numpy as np
 import pandas as pd
@@ -45,6 +45,7 @@ __all__ = [
     "run_images",
     "readout_logits_under_ablation",
     "similarity_by_condition",
+    "similarity_of_sets",
     "spectrum_ratio_by_condition",
     "object_share_by_condition",
     "attribution_share_under_ablation",
@@ -58,6 +59,27 @@ __all__ = [
 Condition = tuple[int, str, float]
 LabelledImages = Union[ImageDataset, tuple[torch.Tensor, torch.Tensor]]
 """A data set, or ``(images [n, C, H, W] in [0, 1] or uint8, targets [n])``."""
+
+
+Ablate = Callable[[str, float], ContextManager[Any]]
+"""A condition: ``ablate(sign, alpha)`` is a context manager inside which the model is changed."""
+
+
+def _readout_ablation(model: Any) -> Ablate:
+    """Every readout unit of ``model`` sign-ablated (the paper's condition)."""
+    return lambda sign, alpha: ablated(model.model, model.entry.readout, None, sign, alpha)
+
+
+def _logits_under(
+    model: Any, images: Mapping[str, torch.Tensor], signs: Sequence[str], alphas: Sequence[float],
+    ablate: Ablate,
+) -> Iterator[tuple[str, float, dict[str, torch.Tensor]]]:
+    """Logits of every image set under every ``(sign, alpha)`` of ``sorted({0, *alphas})``,
+    one forward pass each inside ``ablate(sign, alpha)``."""
+    for sign in signs:
+        for alpha in sorted({0.0, *map(float, alphas)}):
+            with ablate(sign, alpha):
+                yield sign, alpha, {name: model.logits(batch) for name, batch in images.items()}
 
 
 def run_images(vis: Visualization) -> tuple[pd.DataFrame, torch.Tensor]:
@@ -120,7 +142,20 @@ def similarity_by_condition(
     images, so zoo models of the ensemble embed them resized whole (``crop=False``), as the
     target network scored them.
     """
-    sets = condition_images(vis)
+    return similarity_of_sets(condition_images(vis), embedders, progress=progress)
+
+
+def similarity_of_sets(
+    sets: Mapping[Condition, torch.Tensor], embedders: Mapping[str, Any] | Sequence[Any], *,
+    progress: bool = True
+) -> pd.DataFrame:
+    """:func:`similarity_by_condition` of image sets gathered in any way.
+
+    ``sets`` maps ``(unit, sign, alpha)`` to float images ``[n, 3, H, W]`` in ``[0, 1]``, with
+    each unit's control under ``(unit, "control", 0.0)`` (two images at least, for the
+    ceiling); ``sign`` may name any condition (e.g. a silenced cell population). Returns the
+    same table as :func:`similarity_by_condition`.
+    """
     frames = []
     for unit in sorted({u for u, _, _ in sets}):
         control = sets[(unit, "control", 0.0)]
@@ -231,6 +266,8 @@ def attribution_share_under_ablation(
     targets: torch.Tensor,
     signs: Sequence[str],
     alphas: Sequence[float],
+    *,
+    ablate: Ablate | None = None,
 ) -> pd.DataFrame:
     """Where a unit's evidence lies when its positive or negative inputs are removed.
 
@@ -240,8 +277,14 @@ def attribution_share_under_ablation(
     remaining evidence to the background (the share falls) and removing negative weights
     concentrates it on the object (the share rises).
 
-    Returns rows ``sign``, ``alpha``, ``mean``, ``ci_low``, ``ci_high``, ``n`` (images).
+    ``ablate(sign, alpha)`` replaces the readout sign ablation by another condition: a
+    context manager inside which ``model`` is changed (e.g.
+    :func:`signseg.ei.populations.silenced`, with ``signs`` naming cell populations).
+
+    Returns rows ``sign``, ``alpha``, ``mean``, ``ci_low``, ``ci_high``, ``n`` (images with
+    any attribution; a condition under which no image has any is NaN with ``n = 0``).
     """
+    ablate = ablate or _readout_ablation(model)
     preprocessing = model.entry.preprocessing
 
     def logits(x: torch.Tensor) -> torch.Tensor:
@@ -250,11 +293,12 @@ def attribution_share_under_ablation(
     rows = []
     for sign in signs:
         for alpha in sorted({0.0, *map(float, alphas)}):
-            with ablated(model.model, model.entry.readout, None, sign, alpha):
+            with ablate(sign, alpha):
                 shares = object_share(images, masks, method="attribution", model_fn=logits,
                                       targets=targets)
             shares = shares[np.isfinite(shares)]
-            mean, low, high = mean_ci(shares)
+            # no image with any evidence left (the logit no longer depends on the input): NaN, n = 0
+            mean, low, high = mean_ci(shares) if len(shares) else (np.nan, np.nan, np.nan)
             rows.append({"sign": sign, "alpha": alpha, "mean": mean, "ci_low": low,
                          "ci_high": high, "n": len(shares)})
     return pd.DataFrame(rows)
@@ -307,6 +351,8 @@ def accuracy_under_ablation(
     signs: Sequence[str],
     alphas: Sequence[float],
     decide: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    *,
+    ablate: Ablate | None = None,
 ) -> pd.DataFrame:
     """Top-1 accuracy on each data-set variant with every readout unit sign-ablated.
 
@@ -318,15 +364,22 @@ def accuracy_under_ablation(
     (:func:`readout_logits_under_ablation`). ``decide`` maps logits ``[n, classes]`` to the
     predicted labels ``[n]`` when the targets are not the model's classes (e.g. ImageNet ->
     IN-9: ``lambda z: signseg.data.bgchallenge.in9_decisions(z, label_map)``); default the
-    arg-max. Returns rows ``sign``, ``alpha``, ``variant``, ``accuracy``, ``ci_low``,
-    ``ci_high`` (Wilson 95%), ``n``.
+    arg-max. ``ablate(sign, alpha)``: another condition than the readout sign ablation (see
+    :func:`attribution_share_under_ablation`); every condition is then a full forward pass.
+    Returns rows ``sign``, ``alpha``, ``variant``, ``accuracy``, ``ci_low``, ``ci_high``
+    (Wilson 95%), ``n``.
     """
     if not datasets:
         raise InvalidInputError("datasets is empty; pass at least one variant")
     pairs = {variant: _images_and_targets(value, variant) for variant, value in datasets.items()}
-    features = {variant: model.features(images) for variant, (images, _) in pairs.items()}
+    if ablate is None:
+        features = {variant: model.features(images) for variant, (images, _) in pairs.items()}
+        conditions = readout_logits_under_ablation(model, features, signs, alphas)
+    else:
+        conditions = _logits_under(model, {v: images for v, (images, _) in pairs.items()},
+                                   signs, alphas, ablate)
     rows = []
-    for sign, alpha, logits in readout_logits_under_ablation(model, features, signs, alphas):
+    for sign, alpha, logits in conditions:
         for variant, (_, targets) in pairs.items():
             predicted = logits[variant].argmax(dim=1) if decide is None else decide(logits[variant])
             correct = int((predicted == targets.to(predicted.device)).sum())

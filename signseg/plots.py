@@ -191,7 +191,8 @@ def convergence_vs_dale(table: pd.DataFrame) -> plt.Figure:
 
 
 
-SIGN_COLORS = {"positive": POSITIVE, "negative": NEGATIVE, "ceiling": NEUTRAL}
+SIGN_COLORS = {"positive": POSITIVE, "negative": NEGATIVE, "ceiling": NEUTRAL,
+               "excitatory": POSITIVE, "inhibitory": NEGATIVE}  # silenced cell populations (Section 6)
 
 
 def preferred_images(

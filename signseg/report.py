@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
+import numpy as np
 import pandas as pd
 
 __all__ = [
@@ -26,6 +27,11 @@ __all__ = [
     "naturalness",
     "segregation_gaps",
     "robustness_trend",
+    "lateral_accuracy",
+    "path_separation",
+    "ei_selectivity",
+    "population_similarity",
+    "population_share",
 ]
 
 
@@ -242,3 +248,105 @@ def robustness_trend(table: pd.DataFrame, alpha: float) -> str:
         return sentence + (f"Here the opposite holds for {' and '.join(above)} ablation: more robust "
                            "networks change *less*.")
     return sentence + "Here no trend is established: both intervals include zero."
+
+
+# --------------------------------------------------------------------------- Section 6 (E/I networks)
+
+
+def lateral_accuracy(table: pd.DataFrame, baseline: str = "F-CNN") -> str:
+    """Table 1: how the LC-CNNs compare with the F-CNN on each data set (means over seeds)."""
+    parts = []
+    for dataset, group in table.groupby("dataset", sort=False):
+        rows = group.set_index("network")
+        if baseline not in rows.index:
+            continue
+        loops = [n for n in rows.index if n.startswith("LC-CNN")]
+        better = [n for n in loops if rows.loc[n, "mean"] > rows.loc[baseline, "mean"]]
+        values = ", ".join(f"{n.split(': ')[-1]} {rows.loc[n, 'mean']:.1f}" for n in loops)
+        rising = all(np.diff([rows.loc[n, "mean"] for n in loops]) > 0) if len(loops) > 1 else False
+        parts.append(f"{dataset}: F-CNN {rows.loc[baseline, 'mean']:.1f}%, {values} "
+                     f"({len(better)} of {len(loops)} above the baseline"
+                     + ("; accuracy rises with every added loop" if rising else "") + ")")
+    return ("Mean test accuracy over seeds — " + "; ".join(parts) + ". The paper finds every LC-CNN "
+            "above the F-CNN on all four data sets, rising with the loops on three.")
+
+
+def path_separation(stats: pd.DataFrame) -> str:
+    """Whether each penalty drove its E path positive and its I path negative.
+
+    ``stats`` has ``network``, ``mean_excitatory``, ``mean_inhibitory`` (mean weights over
+    seeds, after relabelling) and ``swapped`` (runs whose labels were exchanged).
+    """
+    parts = []
+    for _, row in stats.iterrows():
+        apart = row["mean_excitatory"] > 0 > row["mean_inhibitory"]
+        parts.append(f"{row['network']}: mean W_E {row['mean_excitatory']:+.4f}, W_I "
+                     f"{row['mean_inhibitory']:+.4f}" + (" (separated)" if apart else " (not separated)")
+                     + (f", {int(row['swapped'])} run(s) relabelled" if row["swapped"] else ""))
+    return "; ".join(parts) + "."
+
+
+def ei_selectivity(differences: pd.DataFrame) -> str:
+    """Their Figs. 4 and 7 in words: is the principal cells' image skewness higher than the
+    interneurons', and are connections onto principal cells from interneurons denser than
+    among principal cells? (95% CIs over networks.)"""
+    sentences = []
+    for measure, what, claim in (
+            ("skewness_difference", "image skewness PN - Int", "principal cells more selective"),
+            ("density_difference", "density Int->PN - PN->PN", "connections among principal cells sparser")):
+        rows = differences[differences["measure"] == measure]
+        parts = [f"{row['network']} {row['area']} "
+                 f"{interval(row['mean'], row['ci_low'], row['ci_high'], 2, signed=True)}"
+                 for _, row in rows.iterrows()]
+        held = [f"{r['network']} {r['area']}" for _, r in rows.iterrows() if r["ci_low"] > 0]
+        sentences.append(f"{what}: " + "; ".join(parts) + ". "
+                         + (f"{claim.capitalize()} (interval above zero) in: {', '.join(held)}."
+                            if held else f"No network shows {claim} with an interval above zero."))
+    return " ".join(sentences)
+
+
+def population_similarity(paired: Mapping[str, float], ceiling: float, alpha: float) -> str:
+    """Similarity to the control after silencing E-cell vs I-cell inputs at ``alpha``.
+
+    ``paired`` is :func:`signseg.analysis.compare_signs`'s result with the excitatory
+    population in the ``positive`` slot and the inhibitory one in the ``negative`` slot (in a
+    Dale's-law network they are the positive and the negative weights)."""
+    return (
+        f"At α = {alpha:g} the similarity to the intact unit's preferred images is "
+        f"{paired['positive']:.3f} with the principal cells' excitatory inputs silenced and "
+        f"{paired['negative']:.3f} with their inhibitory inputs silenced (ceiling {ceiling:.3f}); "
+        f"inhibitory minus excitatory "
+        f"{interval(paired['difference'], paired['ci_low'], paired['ci_high'], 3, signed=True)} "
+        f"over {int(paired['n'])} (network, unit) pairs. "
+        + verdict(paired["ci_low"], paired["ci_high"],
+                  "Silencing the excitatory inputs changes the preferred images more, as removing "
+                  "positive weights does in the paper; the interval excludes zero.",
+                  "Silencing the inhibitory inputs changes the preferred images more; the interval "
+                  "excludes zero.",
+                  "The interval includes zero: no difference between the populations is established.")
+    )
+
+
+def population_share(shares: pd.DataFrame, chance: float, alpha: float) -> str:
+    """The object's share of the evidence with the principal cells' excitatory vs inhibitory
+    inputs silenced at ``alpha`` (rows ``sign`` = ``"excitatory"`` / ``"inhibitory"``)."""
+    rows = shares.set_index(["sign", "alpha"])
+    intact = float(shares.loc[shares["alpha"] == 0, "mean"].iloc[0])
+    dead = [p for p in ("excitatory", "inhibitory") if rows.loc[(p, alpha), "n"] == 0]
+    if dead:
+        return (f"With α = {alpha:g} of the principal cells' {' and '.join(dead)} input silenced the "
+                "true class's logit no longer depends on the image (no attribution left), so the "
+                f"object's share is undefined there (intact {intact:.3f}).")
+    text = {p: interval(rows.loc[(p, alpha), "mean"], rows.loc[(p, alpha), "ci_low"],
+                        rows.loc[(p, alpha), "ci_high"]) for p in ("excitatory", "inhibitory")}
+    sentence = (f"With α = {alpha:g} of the principal cells' input silenced, the object's share of "
+                f"the evidence is {text['excitatory']} without their excitatory and "
+                f"{text['inhibitory']} without their inhibitory inputs (intact {intact:.3f}; objects "
+                f"cover {chance:.3f} of the images). ")
+    if rows.loc[("excitatory", alpha), "ci_high"] < rows.loc[("inhibitory", alpha), "ci_low"]:
+        return sentence + ("Silencing the excitatory inputs takes evidence off the object — what "
+                           "removing positive weights does in the paper's proposal.")
+    if rows.loc[("inhibitory", alpha), "ci_high"] < rows.loc[("excitatory", alpha), "ci_low"]:
+        return sentence + ("Silencing the inhibitory inputs takes more evidence off the object: the "
+                           "opposite of the paper's proposal carried over to cell types.")
+    return sentence + "The intervals overlap: neither population carries more of the object evidence."

@@ -175,7 +175,17 @@ class TrainConfig:
         Output (and hidden) width of the projector MLP; the predictor's bottleneck has
         ``projector_dim // 4`` units.
 
-    Fields of these two groups are left out of :meth:`to_dict` (and so of the cache key) at
+    Extra loss terms (the E/I networks of :mod:`signseg.ei`; added to the cross-entropy of
+    every training step):
+
+    l1:
+        Coefficient of the L1 norm of every weight tensor (``lambda_1``, 1e-3 in the lateral
+        paper; :func:`signseg.ei.penalties.weight_l1`).
+    separation:
+        Strength ``beta`` of the network's weight-separation penalty (models with a
+        ``separation_penalty()`` method: LCEI-CNN, :mod:`signseg.ei.penalties`).
+
+    Fields of these three groups are left out of :meth:`to_dict` (and so of the cache key) at
     their defaults, so the configurations that do not use them keep their cache folders.
     """
 
@@ -207,6 +217,8 @@ class TrainConfig:
     pretrain_batch_size: int = 256
     pretrain_weight_decay: float = 5e-4
     projector_dim: int = 512
+    l1: float = 0.0
+    separation: float = 0.0
 
     def __post_init__(self) -> None:
         problems = []
@@ -278,6 +290,10 @@ class TrainConfig:
             problems.append(f"pretrain_weight_decay must be >= 0 (got {self.pretrain_weight_decay})")
         if self.projector_dim < 4:
             problems.append(f"projector_dim must be >= 4 (got {self.projector_dim})")
+        for key in ("l1", "separation"):
+            value = getattr(self, key)
+            if not (value >= 0 and math.isfinite(value)):
+                problems.append(f"{key} must be a finite coefficient >= 0 (got {value})")
         return problems
 
     @classmethod
@@ -295,21 +311,23 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         """The fields as a JSON-ready dictionary (the inverse of :meth:`from_dict`).
 
-        The adversarial and pretraining fields are left out at their defaults, so that the
-        cache keys of configurations without them are the ones they had before they existed.
+        The adversarial, pretraining and extra-loss fields are left out at their defaults, so
+        that the cache keys of configurations without them are the ones they had before they
+        existed.
         """
         values = dataclasses.asdict(self)
         return {key: value for key, value in values.items()
-                if key not in _REGIME_DEFAULTS or value != _REGIME_DEFAULTS[key]}
+                if key not in _OPTIONAL_DEFAULTS or value != _OPTIONAL_DEFAULTS[key]}
 
 
-#: The adversarial and pretraining fields of :class:`TrainConfig` and their defaults.
+#: The adversarial, pretraining and extra-loss fields of :class:`TrainConfig` and their defaults.
 _ADVERSARIAL_FIELDS = ("attack", "epsilon", "attack_steps", "attack_step_size", "robust_n_test")
 _PRETRAIN_FIELDS = ("pretrain", "pretrain_epochs", "pretrain_lr", "pretrain_batch_size",
                     "pretrain_weight_decay", "projector_dim")
-_REGIME_DEFAULTS: dict[str, Any] = {
+_PENALTY_FIELDS = ("l1", "separation")
+_OPTIONAL_DEFAULTS: dict[str, Any] = {
     f.name: f.default for f in dataclasses.fields(TrainConfig)
-    if f.name in _ADVERSARIAL_FIELDS + _PRETRAIN_FIELDS
+    if f.name in _ADVERSARIAL_FIELDS + _PRETRAIN_FIELDS + _PENALTY_FIELDS
 }
 
 
@@ -399,6 +417,7 @@ def resolve(
     seed: int | None = None,
     regime: str = "standard",
     epsilon: float = 0.0,
+    width: int | None = None,
 ) -> TrainConfig:
     """Fill in the data-set and regime dependent settings of ``config`` for a model of ``dataset``.
 
@@ -413,11 +432,14 @@ def resolve(
     regime, epsilon:
         The training regime of the model name (:data:`REGIMES`) and, for ``"adversarial"``,
         its L-inf radius in units of 1/255 (see :attr:`signseg.zoo.ZooEntry.regime`).
+    width:
+        The model's own default ``width`` (:func:`signseg.zoo.project_width`), used when
+        ``config`` sets none; ``None``: :data:`DEFAULT_WIDTH` of ``dataset``.
 
     Returns
     -------
     TrainConfig
-        With ``width`` (:data:`DEFAULT_WIDTH`) and ``augment`` (:data:`DEFAULT_AUGMENT`) set,
+        With ``width`` and ``augment`` (:data:`DEFAULT_AUGMENT`) set,
         the regime merged in (``epsilon`` and ``attack``, default ``"fgsm_rs"``, for
         ``"adversarial"``; ``pretrain="simsiam"`` for ``"simsiam"``) and the settings that
         have no effect reset to their defaults: the attack's when ``epsilon`` is 0, the
@@ -434,7 +456,7 @@ def resolve(
         config = TrainConfig.from_dict(config)
     changes: dict[str, Any] = _regime_changes(config, regime, epsilon)
     if config.width is None:
-        changes["width"] = DEFAULT_WIDTH[dataset]
+        changes["width"] = DEFAULT_WIDTH[dataset] if width is None else width
     if config.augment is None:
         changes["augment"] = DEFAULT_AUGMENT[dataset]
     if seed is not None:
@@ -467,11 +489,11 @@ def _regime_changes(config: TrainConfig, regime: str, epsilon: float) -> dict[st
             raise InvalidInputError(f"attack 'fgsm_rs' takes one step (got attack_steps={steps})")
         changes.update(attack=attack, epsilon=float(epsilon), attack_steps=steps)
     else:
-        changes.update({key: _REGIME_DEFAULTS[key] for key in _ADVERSARIAL_FIELDS})
+        changes.update({key: _OPTIONAL_DEFAULTS[key] for key in _ADVERSARIAL_FIELDS})
     if regime == "simsiam":
         changes["pretrain"] = "simsiam"
     else:
-        changes.update({key: _REGIME_DEFAULTS[key] for key in _PRETRAIN_FIELDS})
+        changes.update({key: _OPTIONAL_DEFAULTS[key] for key in _PRETRAIN_FIELDS})
     return changes
 
 

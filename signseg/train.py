@@ -18,7 +18,9 @@
 * **Recipe.** SGD with Nesterov momentum, weight decay, label smoothing, a linear warm-up then
   a linear ("onecycle") or cosine decay to zero, per step; random 4-px-padded crops and
   horizontal flips for CIFAR-10 and the procedural set, none for MNIST. Test accuracy on the
-  data set's test split after every epoch (and of the initialisation, epoch 0).
+  data set's test split after every epoch (and of the initialisation, epoch 0). Optional
+  extra loss terms (:func:`extra_loss`): L1 on the weights and LCEI-CNN's weight-separation
+  penalty; the recorded ``train_loss`` includes them.
 * **Adversarial training** (``_linf<eps>`` names, ``config.attack``): every training batch,
   after augmentation, is replaced by its adversarial version (:mod:`signseg.adversarial`,
   FGSM with a random start or PGD at ``epsilon / 255`` in pixel space, random starts drawn
@@ -53,6 +55,7 @@ from .progress import tqdm
 from . import adversarial, simsiam, zoo
 from .architectures import ARCHITECTURE_VERSION
 from .cache import atomic_write_text
+from .ei.penalties import weight_l1
 from .errors import InvalidInputError
 from .loops import (  # noqa: F401  (lr_factor re-exported: the training API as it was)
     epoch_generator as _epoch_generator,
@@ -91,6 +94,7 @@ __all__ = [
     "load_result",
     "train",
     "evaluate",
+    "extra_loss",
     "augment_batch",
     "AUGMENTATIONS",
     "DEFAULT_AUGMENT",
@@ -114,7 +118,7 @@ def resolve_config(
     """Fill in the data-set dependent defaults of ``config`` for the project model ``name``.
 
     :func:`signseg.runs.resolve` with the data set and training regime of ``name``: ``width``
-    (:data:`~signseg.runs.DEFAULT_WIDTH`) and ``augment`` are set, the regime of a ``_linf``
+    (:func:`signseg.zoo.project_width`) and ``augment`` are set, the regime of a ``_linf``
     or ``_simsiam`` name merged in; ``seed`` replaces ``config.seed`` when given.
 
     Raises
@@ -123,7 +127,8 @@ def resolve_config(
         ``name`` is not a project model.
     """
     entry = _project_entry(name)
-    return resolve(config, entry.dataset, seed=seed, regime=entry.regime, epsilon=entry.epsilon)
+    return resolve(config, entry.dataset, seed=seed, regime=entry.regime, epsilon=entry.epsilon,
+                   width=zoo.project_width(entry))
 
 
 def _project_entry(name: str) -> zoo.ZooEntry:
@@ -282,6 +287,31 @@ def _trainable(model: nn.Module, readout: str, config: TrainConfig) -> list[nn.P
     return list(head.parameters())
 
 
+def extra_loss(model: nn.Module, config: TrainConfig) -> torch.Tensor | float:
+    """The loss terms added to the cross-entropy: ``l1 * sum |w|`` and ``separation * P``.
+
+    ``P`` is the model's ``separation_penalty()`` (LCEI-CNN's weight-separation penalty,
+    :mod:`signseg.ei.penalties`); 0 when both coefficients are 0.
+
+    Raises
+    ------
+    InvalidInputError
+        ``config.separation > 0`` for a model without a separation penalty.
+    """
+    total: torch.Tensor | float = 0.0
+    if config.l1 > 0:
+        total = total + config.l1 * weight_l1(model)
+    if config.separation > 0:
+        penalty = getattr(model, "separation_penalty", None)
+        if penalty is None:
+            raise InvalidInputError(
+                f"separation={config.separation} in the training configuration, but "
+                f"{type(model).__name__} has no weight-separation penalty; only the LCEI-CNN "
+                "networks (zoo names '*_lceicnn_*') take one. Set separation to 0.")
+        total = total + config.separation * penalty()
+    return total
+
+
 def _steps_per_epoch(n_images: int, batch_size: int) -> int:
     return max(1, n_images // batch_size)
 
@@ -351,6 +381,7 @@ def _train_epoch(
             group["lr"] = config.lr * lr_factor(step, total_steps, config.schedule, config.warmup)
         logits = model(_network_input(data.preprocessing, images, memory_format))
         loss = F.cross_entropy(logits, targets, label_smoothing=config.label_smoothing)
+        loss = loss + extra_loss(model, config)
         value = loss.item()
         if not math.isfinite(value):
             raise InvalidInputError(
@@ -381,7 +412,9 @@ def _load_split(entry: zoo.ZooEntry, config: TrainConfig, split: str) -> _Split:
     limit = config.n_train if split == "train" else config.n_test
     dataset = data.load(entry.dataset, split, limit=limit, seed=config.data_seed, **config.data)
     images = dataset.images
-    if images.shape[1] != entry.preprocessing.channels:
+    # the preprocessing turns RGB into luminance (the grayscale E/I networks) and grey into RGB
+    convertible = {images.shape[1], entry.preprocessing.channels} == {1, 3}
+    if images.shape[1] != entry.preprocessing.channels and not convertible:
         raise InvalidInputError(
             f"{entry.name} expects {entry.preprocessing.channels}-channel images but the "
             f"{entry.dataset} {split} split has {images.shape[1]}"
@@ -429,6 +462,7 @@ def train(
     train_data = _load_split(entry, config, "train")
     test_data = _load_split(entry, config, "test")
     model = zoo.build(name, seed=config.seed, width=config.width)
+    extra_loss(model, config)  # a penalty the model lacks fails here, before any epoch
     model = model.to(memory_format=_memory_format(model))
     pretraining = None
     if config.pretrain == "simsiam":

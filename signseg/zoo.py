@@ -18,7 +18,10 @@ Three sources:
   ``{prefix}_{arch}_linf{eps}`` adversarially trained at L-inf radius ``eps / 255`` for ``eps``
   in :data:`ROBUST_EPSILONS` (``tinyimagenet_resnet8_linf4``, ``..._linf0.5``), and
   ``{prefix}_{arch}_simsiam``: a SimSiam-pretrained, frozen backbone with a linear readout
-  trained on the labels (see :class:`signseg.runs.TrainConfig`).
+  trained on the labels (see :class:`signseg.runs.TrainConfig`). The networks with
+  excitatory and inhibitory cells of :mod:`signseg.ei` (families ``"lateral"`` and
+  ``"multicell"``) are project models too: ``mnist_lccnn_loop3``, ``cifar10_eirnn_standard_ei``
+  ... (:data:`signseg.ei.registry.EI_ARCHS`), without ``_tanh`` or regime variants.
 
 >>> from signseg import zoo
 >>> zoo.names(source="project", dataset="mnist")[:2]
@@ -45,6 +48,7 @@ import torch
 from torch import nn
 
 from . import architectures, published, runs
+from .ei import registry as ei_registry
 from .errors import InvalidInputError, UnknownNameError, WeightsNotFoundError
 from .preprocessing import IMAGENET, Preprocessing
 from .validation import as_unit_images
@@ -63,6 +67,7 @@ __all__ = [
     "robust_name",
     "info",
     "build",
+    "project_width",
     "load",
     "dataset_classes",
 ]
@@ -138,7 +143,8 @@ class ZooEntry:
     dataset:
         Training data: ``"imagenet"``, ``"cifar10"``, ``"mnist"`` or ``"procedural"``.
     family:
-        ``"alexnet"``, ``"vgg"``, ``"resnet"``, ``"densenet"`` or ``"inception"``.
+        ``"alexnet"``, ``"vgg"``, ``"resnet"``, ``"densenet"``, ``"inception"``, or the E/I
+        families ``"lateral"`` and ``"multicell"`` (:mod:`signseg.ei.registry`).
     arch:
         Architecture name inside its source (torchvision builder or project architecture).
     activation:
@@ -164,6 +170,9 @@ class ZooEntry:
         ``"simsiam"`` (self-supervised backbone, frozen, with a linear readout).
     epsilon:
         L-inf radius of adversarial training in units of 1/255 (0 unless ``"adversarial"``).
+    default_width:
+        Project models: ``width`` when the training configuration sets none (``None``: the
+        data set's :data:`DEFAULT_WIDTH`; the E/I networks: their papers' channel counts).
     """
 
     name: str
@@ -181,6 +190,7 @@ class ZooEntry:
     top1: float | None = None
     regime: str = "standard"
     epsilon: float = 0.0
+    default_width: int | None = None
 
 
 @dataclass
@@ -352,26 +362,34 @@ def _variants(spec: architectures.ArchSpec) -> Iterator[tuple[str, str, float]]:
         yield "relu", "simsiam", 0.0
 
 
+def _project_entry(dataset: str, arch: str, suffix: str, preprocessing: Preprocessing,
+                   **fields: Any) -> ZooEntry:
+    """The zoo entry ``{prefix}_{arch}{suffix}`` of a project network trained on ``dataset``;
+    ``fields`` are the remaining :class:`ZooEntry` attributes (family, activation, ...)."""
+    return ZooEntry(name=f"{name_prefix(dataset)}_{arch}{suffix}", source="project",
+                    dataset=dataset, arch=arch, readout=architectures.READOUT,
+                    preprocessing=preprocessing, num_classes=_num_classes(dataset), **fields)
+
+
 def _project_entries() -> Iterator[ZooEntry]:
     for dataset in PROJECT_DATASETS:
         for arch, spec in architectures.ARCHS.items():
             for activation, regime, epsilon in _variants(spec):
                 suffix = ("" if activation == "relu" else f"_{activation}") + _regime_suffix(regime, epsilon)
-                yield ZooEntry(
-                    name=f"{name_prefix(dataset)}_{arch}{suffix}",
-                    source="project",
-                    dataset=dataset,
-                    family=spec.family,
-                    arch=arch,
-                    activation=activation,
-                    batch_norm=spec.batch_norm,
-                    depth=spec.depth,
-                    readout=architectures.READOUT,
-                    preprocessing=_PROJECT_PREPROCESSING[dataset],
-                    num_classes=_num_classes(dataset),
-                    regime=regime,
-                    epsilon=epsilon,
-                )
+                yield _project_entry(dataset, arch, suffix, _PROJECT_PREPROCESSING[dataset],
+                                     family=spec.family, activation=activation,
+                                     batch_norm=spec.batch_norm, depth=spec.depth, regime=regime,
+                                     epsilon=epsilon)
+
+
+def _ei_entries() -> Iterator[ZooEntry]:
+    """The E/I networks (:data:`signseg.ei.registry.EI_ARCHS`) of every project data set."""
+    for dataset in PROJECT_DATASETS:
+        for arch, spec in ei_registry.EI_ARCHS.items():
+            preprocessing = ei_registry.input_preprocessing(arch, dataset, _PROJECT_PREPROCESSING[dataset])
+            yield _project_entry(dataset, arch, "", preprocessing, family=spec.family,
+                                 activation=spec.activation, batch_norm=spec.batch_norm,
+                                 depth=spec.depth, default_width=spec.default_width)
 
 
 def _torchvision_entries() -> Iterator[ZooEntry]:
@@ -425,7 +443,7 @@ def _published_entries() -> Iterator[ZooEntry]:
 
 @lru_cache(maxsize=None)
 def _registry() -> dict[str, ZooEntry]:
-    entries = [*_torchvision_entries(), *_published_entries(), *_project_entries()]
+    entries = [*_torchvision_entries(), *_published_entries(), *_project_entries(), *_ei_entries()]
     return {entry.name: entry for entry in entries}
 
 
@@ -560,7 +578,8 @@ def build(name: str, *, seed: int = 0, width: int | None = None) -> nn.Module:
     seed:
         Initialisation seed (``torch.manual_seed`` inside a forked random state).
     width:
-        Project models only: base channel count (default :data:`DEFAULT_WIDTH` of the data set).
+        Project models only: base channel count (default :func:`project_width`: the data set's
+        :data:`DEFAULT_WIDTH`, or the E/I network's own).
 
     Returns
     -------
@@ -578,13 +597,22 @@ def build(name: str, *, seed: int = 0, width: int | None = None) -> nn.Module:
             from torchvision.models import get_model
 
             return get_model(entry.arch, weights=None, **_TORCHVISION_KWARGS.get(entry.arch, {}))
+        width = project_width(entry) if width is None else width
+        if entry.family in ei_registry.FAMILIES:
+            return ei_registry.build(entry.arch, entry.num_classes, entry.preprocessing.channels,
+                                     width, entry.preprocessing.size)
         return architectures.build(
             entry.arch,
             num_classes=entry.num_classes,
             in_channels=entry.preprocessing.channels,
-            width=DEFAULT_WIDTH[entry.dataset] if width is None else width,
+            width=width,
             activation=entry.activation,
         )
+
+
+def project_width(entry: ZooEntry) -> int:
+    """``width`` of a project model when its training configuration sets none."""
+    return entry.default_width if entry.default_width is not None else DEFAULT_WIDTH[entry.dataset]
 
 
 def _pretrained_torchvision(entry: ZooEntry, *, download: bool, progress: bool) -> nn.Module:
@@ -713,7 +741,7 @@ def _load_project(
     train_config: "runs.TrainConfig | Mapping[str, Any] | None",
 ) -> ZooModel:
     config = runs.resolve(train_config, entry.dataset, seed=seed, regime=entry.regime,
-                          epsilon=entry.epsilon)
+                          epsilon=entry.epsilon, width=project_width(entry))
     if not pretrained:
         if epoch is not None:
             raise InvalidInputError("epoch only applies to pretrained=True (trained checkpoints)")

@@ -79,3 +79,16 @@ def test_neuron_models_page_labels_its_stand_in_neurons(built_book):
     # no recordings in ci: every result comes from stand-ins of another network, and says so
     assert "in-silico stand-in neurons (units of tinyimagenet_vgg11_bn, not recordings" in page
     assert "injected-parameters" not in page and "Traceback" not in page and "0%|" not in page
+
+
+def test_ei_page_reproduces_both_papers_and_states_what_comes_out(built_book):
+    _, _, html = built_book
+    page = (html / "book" / "executed" / "06_ei_networks.html").read_text("utf-8")
+    for number in range(1, 15):
+        assert f"Figure {number}." in page
+    for number in range(1, 10):
+        assert f"Table {number}." in page
+    assert "What this profile cuts." in page and "What comes out" in page
+    assert "SAT-EXP" in page and "StandardEI" in page and "NoConstraint" in page
+    assert "Cell populations, preferred images." in page  # the silencing verdict is stated
+    assert "injected-parameters" not in page and "Traceback" not in page

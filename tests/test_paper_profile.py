@@ -109,6 +109,30 @@ OVERRIDES = {
         "localization": {"circles": 3, "trials": 1},
         "n_permutations": 20,
     },
+    "06_ei_networks": {
+        # MNIST LC-CNN / LCEI-CNN pairs and two multi-cell variants on the procedural set, two
+        # seeds each (the minimum for a spread), one epoch on a few hundred images at width 8;
+        # one StandardEI network for the segregation tests with DeePSiM fc6 (stand-in), one
+        # unit, one CMA-ES generation
+        "recipes": Whole({
+            "lateral": {"mnist": {"epochs": 1, "n_train": 64, "n_test": 64, "batch_size": 32,
+                                  "l1": 0.001, "label_smoothing": 0.0}},
+            "lcei": {"mnist": {"epochs": 1, "n_train": 64, "n_test": 64, "batch_size": 32,
+                               "optimizer": "adamw", "lr": 0.003, "separation": 10.0}},
+            "multicell": {"procedural": {"epochs": 1, "width": 8, "n_train": 64, "n_test": 64,
+                                         "batch_size": 32, "data": {"n": 64}}},
+        }),
+        "lateral": {"datasets": ["mnist"], "seeds": [0, 1], "networks": ["fcnn", "lccnn_loop1"],
+                    "lcei": ["lceicnn_none", "lceicnn_exp_sat"], "images": 16},
+        "multicell": {"dataset": "procedural", "variants": ["standard_ei", "noconstraint"],
+                      "seeds": [0, 1], "natural_images": 16},
+        "segregation": {"models": ["eirnn_standard_ei"], "images": 16, "silencing_alphas": [1.0],
+                        "figure_units": 1,
+                        "visualization": {"units": [1], "alphas": [0.0, 1.0], "restarts": 2,
+                                          "iterations": 1, "popsize": 2,
+                                          "generators": ["deepsim-fc6"]}},
+        "n_boot": 50,
+    },
 }
 
 

@@ -23,6 +23,11 @@ PROJECT_ARCHS = [
     "alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn",
     "resnet8", "resnet14", "resnet20",
 ]
+EI_ARCHS = [
+    "fcnn", "lccnn_loop1", "lccnn_loop3", "lccnn_loop5", "lceicnn_none", "lceicnn_abs",
+    "lceicnn_sat_abs", "lceicnn_exp_sat", "lceicnn_sat_exp", "eirnn_standard",
+    "eirnn_standard_ei", "eirnn_inhpn", "eirnn_noconstraint",
+]
 DATASET_SHAPES = {"procedural": (3, 32), "cifar10": (3, 32), "mnist": (1, 28)}
 PAPER_TABLES = Path(__file__).resolve().parents[1] / "signseg" / "reference" / "paper_tables.yaml"
 
@@ -38,6 +43,8 @@ def test_registry_lists_every_model_once():
         for arch in PROJECT_ARCHS
         for suffix in ("", "_tanh", *(regimes if arch.startswith("resnet") else ()))
     ]
+    expected_project += [f"{dataset}_{arch}" for dataset in ("procedural", "cifar10", "mnist", "tinyimagenet")
+                         for arch in EI_ARCHS]
     assert zoo.names(source="torchvision") == TORCHVISION_NAMES
     assert zoo.names(source="project") == expected_project
     assert zoo.names(source="published") == PUBLISHED_NAMES

@@ -1,4 +1,6 @@
-"""The paper's published tables (1, 2, 3) as data, for side-by-side comparison in the book."""
+"""The papers' published tables as data, for side-by-side comparison in the book: the main
+paper's Tables 1-3 (:func:`paper_table`) and the related papers' of Section 6
+(:func:`related_table`)."""
 
 from __future__ import annotations
 
@@ -10,13 +12,38 @@ import yaml
 
 from ..errors import UnknownNameError
 
-__all__ = ["paper_table", "paper_caption", "beside_paper"]
+__all__ = ["paper_table", "paper_caption", "beside_paper", "related_table", "related_caption"]
 
 
-@lru_cache(maxsize=1)
-def _tables() -> dict:
-    text = resources.files(__package__).joinpath("paper_tables.yaml").read_text("utf-8")
+@lru_cache(maxsize=None)
+def _tables(filename: str = "paper_tables.yaml") -> dict:
+    text = resources.files(__package__).joinpath(filename).read_text("utf-8")
     return yaml.safe_load(text)
+
+
+_RELATED = "related_tables.yaml"
+
+
+def related_table(name: str) -> pd.DataFrame:
+    """A table of the related papers of Section 6 (``"lateral_table1"`` .. ``"lateral_table3"``,
+    ``"multicell_estimates"``), values as published.
+
+    Raises
+    ------
+    UnknownNameError
+        No such table on record (the message lists them).
+    """
+    tables = _tables(_RELATED)
+    if name not in tables or not isinstance(tables[name], dict):
+        known = sorted(k for k, v in tables.items() if isinstance(v, dict))
+        raise UnknownNameError(f"no related-paper table {name!r} on record; known: {known}")
+    return pd.DataFrame(tables[name]["rows"])
+
+
+def related_caption(name: str) -> str:
+    """The caption recorded for the related-paper table ``name``."""
+    related_table(name)  # validates the name
+    return str(_tables(_RELATED)[name]["caption"])
 
 
 def paper_table(number: int) -> pd.DataFrame:
