@@ -92,3 +92,14 @@ def test_ei_page_reproduces_both_papers_and_states_what_comes_out(built_book):
     assert "SAT-EXP" in page and "StandardEI" in page and "NoConstraint" in page
     assert "Cell populations, preferred images." in page  # the silencing verdict is stated
     assert "injected-parameters" not in page and "Traceback" not in page
+
+
+def test_intermediate_layers_page_measures_the_claim_and_has_a_static_explorer(built_book):
+    _, _, html = built_book
+    page = (html / "book" / "executed" / "04_intermediate_layers.html").read_text("utf-8")
+    for number in range(1, 6):
+        assert f"Figure 4.{number}." in page
+    assert "conv4 → conv5" in page and "permutation" in page
+    assert "layer-measure pairs agree" in page  # the verdict is stated with its counts
+    assert "application/vnd.jupyter.widget-view+json" in page  # the explorer, saved widget state
+    assert "injected-parameters" not in page and "Traceback" not in page
