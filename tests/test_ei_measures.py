@@ -104,6 +104,13 @@ def test_selectivity_and_sparsity_run_on_untrained_zoo_networks():
     assert steps["step"].tolist() == [0, 1, 2, 3] and steps["zero_fraction"].between(0, 1).all()
     densities, crossings = sparsity.response_distribution(lateral, natural, bins=20)
     assert len(crossings) == 4 and set(densities["step"]) == {0, 1, 2, 3}
+    # a silent network (every map zero) has no kurtosis: NaN with n_kurtosis 0, zeros 100%
+    with torch.no_grad():
+        for parameter in lateral.model.parameters():
+            parameter.zero_()
+    silent = sparsity.map_sparsity(lateral, natural)
+    assert silent["kurtosis"].isna().all() and (silent["n_kurtosis"] == 0).all()
+    assert (silent["zero_fraction"] == 1).all()
 
 
 def test_population_silencing_plugs_into_the_ground_truth_tests():

@@ -78,7 +78,8 @@ def map_sparsity(model: Any, images: torch.Tensor, batch_size: int = 100) -> pd.
     DataFrame
         One row per step ``t`` (0 = ``ReLU(W_aff * I)``): ``step``, ``kurtosis``,
         ``kurtosis_low``, ``kurtosis_high``, ``zero_fraction``, ``zero_low``, ``zero_high``
-        (t 95% CIs over images), ``n``. Each image's statistic is over all its channels
+        (t 95% CIs over images), ``n`` and ``n_kurtosis`` (images whose map is not silent:
+        an all-zero map has no kurtosis). Each image's statistic is over all its channels
         and positions.
     """
     per_image: list[list[tuple[float, float]]] = []
@@ -90,10 +91,13 @@ def map_sparsity(model: Any, images: torch.Tensor, batch_size: int = 100) -> pd.
     for step in range(values.shape[1]):
         kurt = values[:, step, 0]
         kurt = kurt[np.isfinite(kurt)]
-        k, k_low, k_high = mean_ci(kurt)
+        # a map that is zero everywhere (a silent step) has no kurtosis: left out, and when
+        # every image's map is silent the step's kurtosis is NaN with n_kurtosis = 0
+        k, k_low, k_high = mean_ci(kurt) if kurt.size else (np.nan, np.nan, np.nan)
         z, z_low, z_high = mean_ci(values[:, step, 1])
         rows.append({"step": step, "kurtosis": k, "kurtosis_low": k_low, "kurtosis_high": k_high,
-                     "zero_fraction": z, "zero_low": z_low, "zero_high": z_high, "n": len(values)})
+                     "zero_fraction": z, "zero_low": z_low, "zero_high": z_high, "n": len(values),
+                     "n_kurtosis": int(kurt.size)})
     return pd.DataFrame(rows)
 
 
