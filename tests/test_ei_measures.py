@@ -111,6 +111,8 @@ def test_selectivity_and_sparsity_run_on_untrained_zoo_networks():
     silent = sparsity.map_sparsity(lateral, natural)
     assert silent["kurtosis"].isna().all() and (silent["n_kurtosis"] == 0).all()
     assert (silent["zero_fraction"] == 1).all()
+    densities, crossings = sparsity.response_distribution(lateral, natural, bins=20)
+    assert densities.empty and crossings["silent"].all() and crossings["crossing"].isna().all()
 
 
 def test_population_silencing_plugs_into_the_ground_truth_tests():

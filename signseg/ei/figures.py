@@ -50,11 +50,17 @@ def sparsity_over_loops(table: pd.DataFrame) -> plt.Figure:
 
 def response_distributions(densities: pd.DataFrame, crossings: pd.DataFrame) -> plt.Figure:
     """Log-log response densities of every step against the matching half-normal (dashed), with
-    the tail crossing marked (Fig. 7)."""
-    steps = sorted(densities["step"].unique())
+    the tail crossing marked (Fig. 7); a silent step (every response zero) gets an empty panel
+    that says so."""
+    steps = sorted(crossings["step"].unique())
     fig, axes = plt.subplots(1, len(steps), figsize=(2.8 * len(steps), 2.8), sharey=True, squeeze=False)
     for ax, step in zip(axes[0], steps):
         panel = densities[(densities["step"] == step) & (densities["density"] > 0)]
+        if panel.empty:
+            ax.text(0.5, 0.5, "silent: every\nresponse is 0", ha="center", va="center",
+                    transform=ax.transAxes, fontsize=8)
+            ax.set_title(f"V_{step}", fontsize=9)
+            continue
         ax.loglog(panel["response"], panel["density"], ".", ms=3, color=POSITIVE, label="responses")
         ax.loglog(panel["response"], panel["gaussian"], "--", color=NEUTRAL, label="Gaussian, same s")
         crossing = crossings.loc[crossings["step"] == step, "crossing"]

@@ -185,7 +185,8 @@ def response_distribution(model: Any, images: torch.Tensor, bins: int = 40,
         ``densities``: ``step``, ``response``, ``density``, ``gaussian`` per bin;
         ``crossings``: one row per step with ``second_moment``, ``crossing`` (response where
         the heavy tail begins, :func:`tail_crossing`) and ``crossing_sd`` (the same in units of
-        the matching Gaussian's ``s``).
+        the matching Gaussian's ``s``) and ``silent`` (a step whose responses are all zero
+        has no density and NaN crossings).
     """
     steps: list[list[np.ndarray]] = []
     for maps in _batched_maps(model, images, batch_size):
@@ -197,12 +198,18 @@ def response_distribution(model: Any, images: torch.Tensor, bins: int = 40,
     for t, chunks in enumerate(steps):
         values = np.concatenate(chunks)
         positive = values[values > 0]
+        if positive.size < 2 or positive.min() == positive.max():
+            # a silent step (every response zero, or one value): no density, no crossing
+            crossings.append({"step": t, "second_moment": np.nan, "crossing": np.nan,
+                              "crossing_sd": np.nan, "silent": True})
+            continue
         moment = float(np.mean(positive**2))
         table = response_density(values, bins)
         table["gaussian"] = half_normal_density(table["response"].to_numpy(), moment)
         frames.append(table.assign(step=t))
         crossing = tail_crossing(table["response"], table["density"], table["gaussian"])
         crossings.append({"step": t, "second_moment": moment, "crossing": crossing,
-                          "crossing_sd": crossing / np.sqrt(moment)})
-    return (pd.concat(frames, ignore_index=True)[["step", "response", "density", "gaussian"]],
-            pd.DataFrame(crossings))
+                          "crossing_sd": crossing / np.sqrt(moment), "silent": False})
+    columns = ["step", "response", "density", "gaussian"]
+    densities = pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+    return densities, pd.DataFrame(crossings)
