@@ -184,6 +184,10 @@ class TrainConfig:
     separation:
         Strength ``beta`` of the network's weight-separation penalty (models with a
         ``separation_penalty()`` method: LCEI-CNN, :mod:`signseg.ei.penalties`).
+    grad_clip:
+        Largest global L2 norm of the gradient per step (``torch.nn.utils.clip_grad_norm_``);
+        0 turns it off. Backpropagation through many lateral loops (LC-CNN, 5 loops) can
+        blow up without it.
 
     Fields of these three groups are left out of :meth:`to_dict` (and so of the cache key) at
     their defaults, so the configurations that do not use them keep their cache folders.
@@ -219,6 +223,7 @@ class TrainConfig:
     projector_dim: int = 512
     l1: float = 0.0
     separation: float = 0.0
+    grad_clip: float = 0.0
 
     def __post_init__(self) -> None:
         problems = []
@@ -290,7 +295,7 @@ class TrainConfig:
             problems.append(f"pretrain_weight_decay must be >= 0 (got {self.pretrain_weight_decay})")
         if self.projector_dim < 4:
             problems.append(f"projector_dim must be >= 4 (got {self.projector_dim})")
-        for key in ("l1", "separation"):
+        for key in ("l1", "separation", "grad_clip"):
             value = getattr(self, key)
             if not (value >= 0 and math.isfinite(value)):
                 problems.append(f"{key} must be a finite coefficient >= 0 (got {value})")
@@ -324,7 +329,7 @@ class TrainConfig:
 _ADVERSARIAL_FIELDS = ("attack", "epsilon", "attack_steps", "attack_step_size", "robust_n_test")
 _PRETRAIN_FIELDS = ("pretrain", "pretrain_epochs", "pretrain_lr", "pretrain_batch_size",
                     "pretrain_weight_decay", "projector_dim")
-_PENALTY_FIELDS = ("l1", "separation")
+_PENALTY_FIELDS = ("l1", "separation", "grad_clip")
 _OPTIONAL_DEFAULTS: dict[str, Any] = {
     f.name: f.default for f in dataclasses.fields(TrainConfig)
     if f.name in _ADVERSARIAL_FIELDS + _PRETRAIN_FIELDS + _PENALTY_FIELDS

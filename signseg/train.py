@@ -390,6 +390,8 @@ def _train_epoch(
             )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if config.grad_clip > 0:
+            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
         step += 1
         loss_sum += value * targets.numel()

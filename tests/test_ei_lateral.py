@@ -117,3 +117,20 @@ def test_training_with_the_separation_penalty_pulls_the_paths_apart(tmp_path, mo
     assert float(after["excitatory.weight"].mean() - before["excitatory.weight"].mean()) > 0.02
     assert float(after["inhibitory.weight"].mean() - before["inhibitory.weight"].mean()) < -0.02
     assert result.config.separation == 1000.0 and len(result.history) == 2
+
+
+def test_gradient_clipping_bounds_every_step_and_stays_out_of_the_default_cache_key(tmp_path, monkeypatch):
+    monkeypatch.setenv("SIGNSEG_CACHE", str(tmp_path))
+    assert "grad_clip" not in runs.TrainConfig().to_dict()
+    assert runs.TrainConfig(grad_clip=1.0).to_dict()["grad_clip"] == 1.0
+    with pytest.raises(InvalidInputError, match="grad_clip"):
+        runs.TrainConfig(grad_clip=-1.0)
+    config = {"epochs": 1, "n_train": 32, "n_test": 20, "batch_size": 32, "optimizer": "sgd",
+              "lr": 1.0, "momentum": 0.0, "weight_decay": 0.0, "schedule": "constant",
+              "warmup": 0.0, "grad_clip": 1e-3, "data": {"n": 32}}
+    result = train.train("procedural_lccnn_loop5", config, progress=False)
+    before, after = (runs.checkpoint_state_dict(result.checkpoints[i]) for i in (0, -1))
+    # one plain SGD step of lr 1 with the gradient's global norm clipped to 1e-3
+    moved = torch.sqrt(sum(((after[k].double() - before[k].double()) ** 2).sum()
+                           for k in before if before[k].is_floating_point()))
+    assert 0 < float(moved) <= 1e-3 * (1 + 1e-4)
