@@ -192,21 +192,46 @@ def occlusion(effects: pd.DataFrame, alpha: float) -> str:
 
 
 def naturalness(table: pd.DataFrame, floor: str = "real (held out)") -> str:
-    """Which generator's samples are closest to natural images, by slope and Frechet distance."""
-    rows = table.set_index("set")
-    reference = rows.loc["reference", "slope"]
-    generators = [name for name in rows.index if name not in ("reference", floor)]
+    """Which generator's samples are closest to natural images, by slope, FD and KID.
+
+    ``table`` is :func:`signseg.metrics.naturalness_table`'s (one row per embedder and set).
+    The slope is the same in every embedder; the distances are reported per embedder, and a
+    generator is called closest by a distance only if it is closest in every embedder.
+    """
+    generators = [name for name in dict.fromkeys(table["set"]) if name not in ("reference", floor)]
     if not generators:
         return "No generator to compare."
-    parts = [f"{name}: slope {rows.loc[name, 'slope']:.2f}, Fréchet distance {rows.loc[name, 'frechet']:.1f}"
-             for name in generators]
-    closest = min(generators, key=lambda name: rows.loc[name, "frechet"])
-    flattest = min(generators, key=lambda name: rows.loc[name, "slope_gap"])
-    agree = ("by both measures" if closest == flattest else
-             f"by the Fréchet distance ({flattest} has the slope closer to the data's)")
-    return (f"Real images have a spectral slope of {reference:.2f}; held-out real images lie at a "
-            f"Fréchet distance of {rows.loc[floor, 'frechet']:.1f} (the floor). " + "; ".join(parts)
-            + f". The samples closest to natural images are {closest}'s, {agree}.")
+    slopes = table.drop_duplicates("set").set_index("set")
+    reference = slopes.loc["reference", "slope"]
+    flattest = min(generators, key=lambda name: slopes.loc[name, "slope_gap"])
+    sentence = (f"Real images have a spectral slope of {reference:.2f} ("
+                + ", ".join(f"{name} {slopes.loc[name, 'slope']:.2f}" for name in generators)
+                + f"; closest: {flattest}). ")
+    embedders = list(dict.fromkeys(table["embedder"]))
+    parts = []
+    winners: dict[str, list[str]] = {"frechet": [], "kid": []}
+    for embedder in embedders:
+        rows = table[table["embedder"] == embedder].set_index("set")
+        for metric in winners:
+            winners[metric].append(min(generators, key=lambda name: rows.loc[name, metric]))
+        values = ", ".join(f"{name} {rows.loc[name, 'frechet']:.1f} / {1e3 * rows.loc[name, 'kid']:.1f}"
+                           for name in [*generators, floor] if name in rows.index)
+        parts.append(f"{embedder}: {values}")
+    sentence += ("Fréchet distance / KID x 10^3 to real images, in the penultimate features of "
+                 + "; ".join(parts) + f" ({floor}: the finite-sample floor). ")
+    verdicts = []
+    for metric, label in (("frechet", "the Fréchet distance"), ("kid", "KID")):
+        closest = winners[metric]
+        if len(set(closest)) == 1:
+            verdicts.append(f"by {label} {closest[0]}'s samples are the closest in "
+                            f"{'every one' if len(embedders) > 1 else 'this network'}")
+        else:
+            counts = ", ".join(f"{name} in {closest.count(name)}" for name in generators
+                               if closest.count(name))
+            verdicts.append(f"by {label} the closest generator depends on the network ({counts} "
+                            f"of {len(embedders)})")
+    joined = "; ".join(verdicts)
+    return sentence + joined[0].upper() + joined[1:] + "."
 
 
 def segregation_gaps(gaps: pd.DataFrame, contrasts: Mapping[str, Mapping[str, float]]) -> str:

@@ -1,4 +1,4 @@
-"""Naturalness measures (signseg.metrics.naturalness): spectral slope and Frechet distance."""
+"""Naturalness measures (signseg.metrics.naturalness): spectral slope, Frechet and kernel distance."""
 
 from __future__ import annotations
 
@@ -7,8 +7,14 @@ import pytest
 import scipy.linalg
 import torch
 
+from signseg import report
 from signseg.errors import InvalidInputError
-from signseg.metrics.naturalness import frechet_distance, naturalness_table, spectral_slope
+from signseg.metrics.naturalness import (
+    frechet_distance,
+    kernel_distance,
+    naturalness_table,
+    spectral_slope,
+)
 
 
 def bin_power_images(n: int, size: int, power, seed: int = 0,
@@ -105,3 +111,94 @@ def test_naturalness_table_ranks_sets_by_closeness_to_the_reference() -> None:
     assert np.isnan(row.loc["reference", "frechet"])
     assert row.loc["natural-like", "frechet"] < row.loc["white", "frechet"]
     assert (table["slope_ci_low"] <= table["slope"]).all() and (table["n"] == 40).all()
+
+
+def test_kernel_distance_by_hand_with_a_linear_kernel() -> None:
+    # One subset holding both whole sets, linear kernel k(x, y) = x y:
+    # sum_{i != j} a_i a_j / 2 = (1 * 3 + 3 * 1) / 2 = 3; the same for b = 0;
+    # 2 sum_{i, j} a_i b_j / 4 = 2 * (0 + 2 + 0 + 6) / 4 = 4; so 3 + 0 - 4 = -1.
+    a, b = np.array([[1.0], [3.0]]), np.array([[0.0], [2.0]])
+    mean, std = kernel_distance(a, b, subsets=1, subset_size=2, degree=1, gamma=1.0, coef0=0.0)
+    assert mean == pytest.approx(-1.0) and std == 0.0
+
+
+def test_kernel_distance_matches_torch_fidelity() -> None:
+    from torch_fidelity.metric_kid import kid_features_to_metric
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(120, 16))
+    b = rng.normal(loc=0.3, size=(90, 16))
+    for subsets, size in [(1, 90), (7, 40), (25, 60)]:
+        expected = kid_features_to_metric(
+            torch.from_numpy(a), torch.from_numpy(b), kid_subsets=subsets, kid_subset_size=size,
+            kid_kernel="poly", kid_kernel_poly_degree=3, kid_kernel_poly_gamma=None,
+            kid_kernel_poly_coef0=1, rng_seed=2020, verbose=False)
+        mean, std = kernel_distance(a, b, subsets=subsets, subset_size=size, seed=2020)
+        assert mean == pytest.approx(expected["kernel_inception_distance_mean"], rel=1e-10)
+        assert std == pytest.approx(expected["kernel_inception_distance_std"], rel=1e-10, abs=1e-15)
+
+
+def test_kernel_distance_is_unbiased_near_zero_for_one_distribution() -> None:
+    rng = np.random.default_rng(1)
+    same = [kernel_distance(rng.normal(size=(60, 8)), rng.normal(size=(60, 8)), subsets=5,
+                            seed=seed)[0] for seed in range(40)]
+    # The estimator's mean over independent samples is 0; the Frechet distance's is positive.
+    assert abs(np.mean(same)) < 3 * np.std(same) / np.sqrt(len(same))
+    shifted, _ = kernel_distance(rng.normal(size=(60, 8)), rng.normal(loc=1.0, size=(60, 8)))
+    assert shifted > 10 * np.std(same)
+    # subset_size=None takes min(n_a, n_b, 1000) rows: one subset is then both whole sets,
+    # whatever the seed
+    x, y = rng.normal(size=(30, 4)), rng.normal(size=(30, 4))
+    assert kernel_distance(x, y, subsets=1, seed=0) == pytest.approx(kernel_distance(x, y, subsets=1, seed=9))
+
+
+@pytest.mark.parametrize("kwargs", [{"subsets": 0}, {"subset_size": 1}, {"subset_size": 11}])
+def test_kernel_distance_rejects_bad_subsets(kwargs: dict) -> None:
+    with pytest.raises(InvalidInputError, match="subset"):
+        kernel_distance(np.zeros((10, 2)), np.ones((12, 2)), **kwargs)
+
+
+def test_kernel_distance_rejects_bad_features() -> None:
+    with pytest.raises(InvalidInputError, match="kernel_distance"):
+        kernel_distance(np.zeros((5, 2)), np.zeros((5, 3)))
+    with pytest.raises(InvalidInputError, match="NaN"):
+        kernel_distance(np.full((5, 2), np.nan), np.zeros((5, 2)))
+
+
+def test_naturalness_table_reports_every_embedder_and_the_report_counts_them() -> None:
+    reference = power_law_images(40, 32, 2.0, seed=1)
+    sets = {"natural-like": power_law_images(40, 32, 2.0, seed=2),
+            "white": power_law_images(40, 32, 0.0, seed=3),
+            "real (held out)": power_law_images(40, 32, 2.0, seed=4)}
+
+    def blocks(images: torch.Tensor) -> torch.Tensor:  # coarse luminance: 4x4 block means
+        return torch.nn.functional.avg_pool2d(images[:, :1], 8).flatten(1)
+
+    def fine(images: torch.Tensor) -> torch.Tensor:  # pixel differences: high frequencies
+        return (images[:, :1, :, 1:] - images[:, :1, :, :-1])[:, :, ::4, ::4].flatten(1)
+
+    table = naturalness_table(sets, reference, {"blocks": blocks, "fine": fine}, kid_subsets=10)
+    assert table["embedder"].tolist() == ["blocks"] * 4 + ["fine"] * 4
+    assert table["set"].tolist() == ["reference", "natural-like", "white", "real (held out)"] * 2
+    # the slope does not depend on the embedder; the distances do
+    slopes = table.pivot(index="set", columns="embedder", values="slope")
+    assert np.allclose(slopes["blocks"], slopes["fine"])
+    for name in ("blocks", "fine"):
+        rows = table[table["embedder"] == name].set_index("set")
+        assert np.isnan(rows.loc["reference", ["frechet", "kid", "kid_std"]].astype(float)).all()
+        assert rows.loc["natural-like", "kid"] < rows.loc["white", "kid"]
+        assert rows.loc["natural-like", "frechet"] < rows.loc["white", "frechet"]
+    sentence = report.naturalness(table)
+    assert sentence.startswith("Real images have a spectral slope of -2.00 (natural-like -2.00, white 0.00; closest: natural-like)")
+    assert "closest: natural-like" in sentence
+    assert "By the Fréchet distance natural-like's samples are the closest in every one" in sentence
+    assert "by KID natural-like's samples are the closest in every one" in sentence
+
+    # a network that ranks the other way makes the verdict depend on the network
+    flipped = table.copy()
+    swap = (flipped["embedder"] == "fine") & flipped["set"].isin(["natural-like", "white"])
+    flipped.loc[swap, ["frechet", "kid"]] = flipped.loc[swap, ["frechet", "kid"]].to_numpy()[::-1]
+    sentence = report.naturalness(flipped)
+    assert ("By the Fréchet distance the closest generator depends on the network "
+            "(natural-like in 1, white in 1 of 2)") in sentence
+    assert "by KID the closest generator depends on the network (natural-like in 1, white in 1 of 2)" in sentence

@@ -59,7 +59,9 @@ Activation maps on natural images (:mod:`~signseg.metrics.box_activation`)
 Naturalness (:mod:`~signseg.metrics.naturalness`)
     ``spectral_slope(images, f_min=0, f_max=0.5) -> ndarray [n]`` (log-log slope of the
     radial power spectrum; natural images about -2); ``frechet_distance(a, b)`` (FID's
-    statistic on any features); ``naturalness_table(sets, reference, embedder) -> DataFrame``.
+    statistic on any features); ``kernel_distance(a, b, subsets=100) -> (mean, std)`` (KID's,
+    as torch-fidelity computes it); ``naturalness_table(sets, reference, embedders) ->
+    DataFrame`` (one row per embedder and set).
 
 Activation (:mod:`~signseg.metrics.activation`)
     ``activation_summary(runs, value="activation", condition=("sign", "alpha"),
@@ -98,7 +100,13 @@ from .image_statistics import (
     mean_saturation,
     spectral_centroid,
 )
-from .naturalness import compare_generators, frechet_distance, naturalness_table, spectral_slope
+from .naturalness import (
+    compare_generators,
+    frechet_distance,
+    kernel_distance,
+    naturalness_table,
+    spectral_slope,
+)
 from .objectness import load_detector, objectness, objectness_available
 from .perceptual import PerceptualSimilarity
 from .segregation import (
@@ -161,6 +169,7 @@ __all__ = [
     "spectrum_ratio",
     "spectral_slope",
     "frechet_distance",
+    "kernel_distance",
     "naturalness_table",
     "compare_generators",
     "activation_summary",

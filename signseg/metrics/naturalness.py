@@ -1,6 +1,6 @@
-"""How close a set of generated images is to natural images: spectral slope and Frechet distance.
+"""How close a set of generated images is to natural images: spectral slope, FD and KID.
 
-Two measures, each computed for a generator's samples and for real images:
+Three measures, each computed for a generator's samples and for real images:
 
 * **Spectral slope** -- the slope of the log radially averaged power spectrum against log
   frequency (:func:`spectral_slope`), fitted per image by least squares over the bins of
@@ -14,9 +14,17 @@ Two measures, each computed for a generator's samples and for real images:
   independent samples of the same images give a small positive value (the finite-sample
   floor), which is the reference to compare against. Use an embedding network that played no
   part in training the generator, so that the distance is not the generator's own loss.
+* **Kernel distance** in the same features (:func:`kernel_distance`, the statistic of KID,
+  Binkowski et al. 2018): the unbiased squared MMD with the cubic polynomial kernel
+  ``k(x, y) = (x . y / d + 1) ** 3``, averaged over random subsets, with the standard deviation
+  over subsets, exactly as ``torch-fidelity`` computes it (its defaults: 100 subsets, degree 3,
+  gamma ``1 / d``, coef0 1). Unlike the Frechet distance it has no positive bias at small
+  sample sizes (its expectation is 0 for two samples of the same distribution), which matters
+  for the few hundred images of the ``quick`` profile.
 
-:func:`naturalness_table` computes both for several named image sets against one set of real
-reference images.
+One embedding network decides nothing on its own: a small network trained for a few epochs
+can rank two generators either way. :func:`naturalness_table` therefore accepts several
+embedders and reports every distance in each of them.
 """
 
 from __future__ import annotations
@@ -28,11 +36,12 @@ import pandas as pd
 import torch
 
 from ..errors import InvalidInputError
-from .similarity import as_embedder
+from .similarity import named_embedders
 from .spectra import radial_power_spectrum
 from .stats import mean_ci
 
-__all__ = ["spectral_slope", "frechet_distance", "naturalness_table", "compare_generators"]
+__all__ = ["spectral_slope", "frechet_distance", "kernel_distance", "naturalness_table",
+           "compare_generators"]
 
 
 def spectral_slope(
@@ -85,6 +94,22 @@ def _sqrt_psd(matrix: np.ndarray) -> np.ndarray:
     return (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
 
 
+def _feature_pair(
+    a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor, caller: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two feature sets as float64 arrays, checked: ``[n, d]`` each, same ``d``, ``n >= 2``."""
+    a = np.asarray(a.detach().cpu() if isinstance(a, torch.Tensor) else a, dtype=np.float64)
+    b = np.asarray(b.detach().cpu() if isinstance(b, torch.Tensor) else b, dtype=np.float64)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or min(len(a), len(b)) < 2:
+        raise InvalidInputError(
+            f"{caller} needs two feature sets [n, d] with the same d and n >= 2; got "
+            f"{a.shape} and {b.shape}"
+        )
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        raise InvalidInputError(f"{caller} got NaN or infinite features")
+    return a, b
+
+
 def frechet_distance(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor) -> float:
     """Frechet distance between Gaussians fitted to two sets of feature vectors.
 
@@ -102,15 +127,7 @@ def frechet_distance(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor)
     InvalidInputError
         Not two-dimensional, different ``d``, fewer than 2 vectors, or non-finite values.
     """
-    a = np.asarray(a.detach().cpu() if isinstance(a, torch.Tensor) else a, dtype=np.float64)
-    b = np.asarray(b.detach().cpu() if isinstance(b, torch.Tensor) else b, dtype=np.float64)
-    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or min(len(a), len(b)) < 2:
-        raise InvalidInputError(
-            f"frechet_distance needs two feature sets [n, d] with the same d and n >= 2; got "
-            f"{a.shape} and {b.shape}"
-        )
-    if not (np.isfinite(a).all() and np.isfinite(b).all()):
-        raise InvalidInputError("frechet_distance got NaN or infinite features")
+    a, b = _feature_pair(a, b, "frechet_distance")
     mean_a, mean_b = a.mean(axis=0), b.mean(axis=0)
     cov_a = np.atleast_2d(np.cov(a, rowvar=False))
     cov_b = np.atleast_2d(np.cov(b, rowvar=False))
@@ -122,15 +139,87 @@ def frechet_distance(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor)
     return max(value, 0.0)
 
 
+def kernel_distance(
+    a: np.ndarray | torch.Tensor,
+    b: np.ndarray | torch.Tensor,
+    subsets: int = 100,
+    subset_size: int | None = None,
+    degree: int = 3,
+    gamma: float | None = None,
+    coef0: float = 1.0,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Kernel (Inception) distance between two sets of feature vectors: mean and std over subsets.
+
+    For each of ``subsets`` draws, ``subset_size`` rows of ``a`` and then of ``b`` are chosen
+    without replacement (``numpy.random.RandomState(seed).choice``, in that order), and the
+    unbiased squared MMD of Binkowski et al. (2018) is computed with the polynomial kernel
+    ``k(x, y) = (gamma x . y + coef0) ** degree``::
+
+        sum_{i != j} k(a_i, a_j) / (m (m - 1)) + sum_{i != j} k(b_i, b_j) / (m (m - 1))
+            - 2 sum_{i, j} k(a_i, b_j) / m**2
+
+    This is ``torch_fidelity.metric_kid.kid_features_to_metric`` step for step (the tests
+    compare the two), so values are comparable with published KIDs computed by it.
+
+    Parameters
+    ----------
+    a, b:
+        ``[n_a, d]`` and ``[n_b, d]`` feature vectors.
+    subsets:
+        Number of random subsets (torch-fidelity's default 100).
+    subset_size:
+        Rows per subset; ``None`` takes ``min(n_a, n_b, 1000)`` (1000 is torch-fidelity's
+        default, which it requires both sets to reach; here smaller sets shrink the subsets, as
+        clean-fid does).
+    degree, gamma, coef0:
+        The kernel; ``gamma=None`` is ``1 / d``.
+    seed:
+        Seed of the subset draws.
+
+    Returns
+    -------
+    tuple of float
+        Mean and standard deviation (``numpy.std``, ddof 0) of the subsets' squared MMDs. The
+        mean can be slightly negative when the two sets come from one distribution.
+
+    Raises
+    ------
+    InvalidInputError
+        Not two-dimensional, different ``d``, fewer than 2 rows per set or per subset, a
+        subset larger than a set, ``subsets < 1``, or non-finite values.
+    """
+    a, b = _feature_pair(a, b, "kernel_distance")
+    size = min(len(a), len(b), 1000) if subset_size is None else int(subset_size)
+    if subsets < 1 or size < 2 or size > min(len(a), len(b)):
+        raise InvalidInputError(
+            f"kernel_distance needs subsets >= 1 and 2 <= subset_size <= min(n_a, n_b) = "
+            f"{min(len(a), len(b))}; got subsets={subsets}, subset_size={size}")
+    gamma = 1.0 / a.shape[1] if gamma is None else float(gamma)
+    rng = np.random.RandomState(seed)
+    values = np.empty(subsets)
+    for index in range(subsets):
+        x = a[rng.choice(len(a), size, replace=False)]
+        y = b[rng.choice(len(b), size, replace=False)]
+        k_xx = (x @ x.T * gamma + coef0) ** degree
+        k_yy = (y @ y.T * gamma + coef0) ** degree
+        k_xy = (x @ y.T * gamma + coef0) ** degree
+        within = (k_xx.sum() - np.trace(k_xx) + k_yy.sum() - np.trace(k_yy)) / (size * (size - 1))
+        values[index] = within - 2 * k_xy.sum() / (size * size)
+    return float(values.mean()), float(values.std())
+
+
 def naturalness_table(
     sets: Mapping[str, torch.Tensor],
     reference: torch.Tensor,
-    embedder: Any,
+    embedders: Any,
     f_min: float = 0.0,
     f_max: float = 0.5,
     confidence: float = 0.95,
+    kid_subsets: int = 100,
+    seed: int = 0,
 ) -> pd.DataFrame:
-    """Spectral slope and Frechet distance of every image set against real reference images.
+    """Spectral slope, Frechet and kernel distance of every image set against real images.
 
     Parameters
     ----------
@@ -140,41 +229,53 @@ def naturalness_table(
         finite-sample floor of the distance).
     reference:
         Real images ``[m, 3, H, W]`` in ``[0, 1]``.
-    embedder:
-        What embeds images for the Frechet distance: a zoo model (its penultimate features),
-        an object with ``embed(images01)``, or a callable (see
-        :func:`signseg.metrics.similarity.as_embedder`).
+    embedders:
+        What embeds images for the distances: one embedder, a sequence of them, or a mapping
+        name -> embedder. Each is a zoo model (its penultimate features), an object with
+        ``embed(images01)``, or a callable (see :func:`signseg.metrics.similarity.as_embedder`).
     f_min, f_max:
         Frequency range of the slope fit (cycles/pixel).
     confidence:
         Coverage of the slope's interval over images.
+    kid_subsets, seed:
+        Subsets and seed of :func:`kernel_distance` (subsets of ``min(n, m, 1000)`` rows).
 
     Returns
     -------
     pandas.DataFrame
-        One row per set, plus ``"reference"`` first: ``set``, ``n``, ``slope`` (mean over
-        images), ``slope_ci_low``, ``slope_ci_high``, ``slope_gap`` (``|slope - reference
-        slope|``), ``frechet`` (to the reference; NaN for the reference itself).
+        One row per embedder and set, ``"reference"`` first for each embedder: ``embedder``,
+        ``set``, ``n``, ``slope`` (mean over images; the same in every embedder's rows),
+        ``slope_ci_low``, ``slope_ci_high``, ``slope_gap`` (``|slope - reference slope|``),
+        ``frechet``, ``kid`` and ``kid_std`` (to the reference in that embedder's features;
+        NaN for the reference itself).
     """
-    embed = as_embedder(embedder).embed
-    reference_features = embed(reference)
-    reference_slope = float(spectral_slope(reference, f_min, f_max).mean())
+    named = named_embedders(embedders, "features")
+    all_sets = {"reference": reference, **dict(sets)}
+    slopes = {name: mean_ci(spectral_slope(images, f_min, f_max), confidence=confidence)
+              for name, images in all_sets.items()}
+    reference_slope = float(slopes["reference"][0])
     rows = []
-    for name, images in {"reference": reference, **dict(sets)}.items():
-        slopes = spectral_slope(images, f_min, f_max)
-        mean, low, high = mean_ci(slopes, confidence=confidence)
-        frechet = (float("nan") if name == "reference"
-                   else frechet_distance(embed(images), reference_features))
-        rows.append({"set": name, "n": int(images.shape[0]), "slope": float(mean),
-                     "slope_ci_low": float(low), "slope_ci_high": float(high),
-                     "slope_gap": abs(float(mean) - reference_slope), "frechet": frechet})
+    for embedder_name, embedder in named.items():
+        reference_features = embedder.embed(reference)
+        for name, images in all_sets.items():
+            mean, low, high = (float(value) for value in slopes[name])
+            row = {"embedder": embedder_name, "set": name, "n": int(images.shape[0]),
+                   "slope": mean, "slope_ci_low": low, "slope_ci_high": high,
+                   "slope_gap": abs(mean - reference_slope),
+                   "frechet": float("nan"), "kid": float("nan"), "kid_std": float("nan")}
+            if name != "reference":
+                features = embedder.embed(images)
+                row["frechet"] = frechet_distance(features, reference_features)
+                row["kid"], row["kid_std"] = kernel_distance(
+                    features, reference_features, subsets=kid_subsets, seed=seed)
+            rows.append(row)
     return pd.DataFrame(rows)
 
 
 def compare_generators(
     generators: Mapping[str, Any],
     real_images01: torch.Tensor,
-    embedder: Any,
+    embedders: Any,
     n: int = 1000,
     seed: int = 0,
 ) -> pd.DataFrame:
@@ -191,8 +292,11 @@ def compare_generators(
         Name -> :class:`~signseg.generators.Generator`.
     real_images01:
         At least ``2 n`` real images ``[m, 3, H, W]`` in ``[0, 1]``.
-    embedder, seed:
-        As in :func:`naturalness_table`; ``seed`` of the samples.
+    embedders:
+        As in :func:`naturalness_table`: one embedder or several (best several, trained
+        independently of the generators, so that no single network decides).
+    seed:
+        Seed of the samples and of the kernel distance's subsets.
     """
     if real_images01.shape[0] < 2 * n:
         raise InvalidInputError(
@@ -208,4 +312,4 @@ def compare_generators(
                                                      antialias=True, align_corners=False)
         sets[name] = images.clamp(0, 1)
     sets["real (held out)"] = real_images01[n : 2 * n]
-    return naturalness_table(sets, real_images01[:n], embedder)
+    return naturalness_table(sets, real_images01[:n], embedders, seed=seed)

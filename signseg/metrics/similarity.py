@@ -41,6 +41,7 @@ __all__ = [
     "CallableEmbedder",
     "ZooEmbedder",
     "as_embedder",
+    "named_embedders",
     "cosine_matrix",
     "mean_pairwise",
     "EnsembleSimilarity",
@@ -153,12 +154,27 @@ def _name_of(obj: Any, index: int) -> str:
     return getattr(obj, "__name__", None) or f"embedder{index}"
 
 
-def _named_ensemble(
+def named_embedders(
     embedders: Mapping[str, Any] | Sequence[Any] | Any,
     readout: Literal["features", "logits"],
     crop: bool = True,
 ) -> dict[str, Embedder]:
-    """Normalise an ensemble (mapping name -> embedder, sequence, or a single one)."""
+    """Normalise an ensemble to a dict name -> :class:`Embedder`.
+
+    Parameters
+    ----------
+    embedders:
+        A mapping name -> embedder, a sequence of embedders (named by their ``name`` or
+        ``__name__``, else ``embedder<i>``), or a single embedder; each as in
+        :func:`as_embedder`.
+    readout, crop:
+        Passed to :func:`as_embedder` for zoo models.
+
+    Raises
+    ------
+    InvalidInputError
+        An empty ensemble, or two embedders with the same name.
+    """
     if isinstance(embedders, Mapping):
         items = [(str(k), v) for k, v in embedders.items()]
     else:
@@ -331,7 +347,7 @@ def similarity_table(
         )
     checked = {label: check_images(images, f"images of condition {label!r}")
                for label, images in conditions.items()}
-    ensemble = _named_ensemble(embedders, readout, crop)
+    ensemble = named_embedders(embedders, readout, crop)
     rows = []
     for name, embedder in tqdm(ensemble.items(), desc="readout ensemble", disable=not progress):
         reference = embedder.embed(control)
