@@ -214,10 +214,12 @@ def naturalness(table: pd.DataFrame, floor: str = "real (held out)") -> str:
         rows = table[table["embedder"] == embedder].set_index("set")
         for metric in winners:
             winners[metric].append(min(generators, key=lambda name: rows.loc[name, metric]))
-        values = ", ".join(f"{name} {rows.loc[name, 'frechet']:.1f} / {1e3 * rows.loc[name, 'kid']:.1f}"
+        values = ", ".join(f"{name} {rows.loc[name, 'frechet']:.1f} / {rows.loc[name, 'kid']:.3g} "
+                           f"± {rows.loc[name, 'kid_std']:.2g}"
                            for name in [*generators, floor] if name in rows.index)
         parts.append(f"{embedder}: {values}")
-    sentence += ("Fréchet distance / KID x 10^3 to real images, in the penultimate features of "
+    sentence += ("Fréchet distance / KID ± its standard deviation over subsets, to real images, in "
+                 "the penultimate features of "
                  + "; ".join(parts) + f" ({floor}: the finite-sample floor). ")
     verdicts = []
     for metric, label in (("frechet", "the Fréchet distance"), ("kid", "KID")):

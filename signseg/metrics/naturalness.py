@@ -217,6 +217,7 @@ def naturalness_table(
     f_max: float = 0.5,
     confidence: float = 0.95,
     kid_subsets: int = 100,
+    kid_subset_size: int | None = None,
     seed: int = 0,
 ) -> pd.DataFrame:
     """Spectral slope, Frechet and kernel distance of every image set against real images.
@@ -237,8 +238,11 @@ def naturalness_table(
         Frequency range of the slope fit (cycles/pixel).
     confidence:
         Coverage of the slope's interval over images.
-    kid_subsets, seed:
-        Subsets and seed of :func:`kernel_distance` (subsets of ``min(n, m, 1000)`` rows).
+    kid_subsets, kid_subset_size, seed:
+        Subsets, their size and seed of :func:`kernel_distance`. ``kid_subset_size=None``
+        takes half of the smaller set, at most 1000: subsets as large as the sets would all be
+        permutations of the same rows, whose spread is 0 and says nothing about the sampling
+        error (torch-fidelity's 1000 assumes sets of several thousand images).
 
     Returns
     -------
@@ -266,8 +270,10 @@ def naturalness_table(
             if name != "reference":
                 features = embedder.embed(images)
                 row["frechet"] = frechet_distance(features, reference_features)
+                size = kid_subset_size or max(
+                    2, min(len(features), len(reference_features), 2000) // 2)
                 row["kid"], row["kid_std"] = kernel_distance(
-                    features, reference_features, subsets=kid_subsets, seed=seed)
+                    features, reference_features, subsets=kid_subsets, subset_size=size, seed=seed)
             rows.append(row)
     return pd.DataFrame(rows)
 
