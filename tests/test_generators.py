@@ -260,6 +260,13 @@ def test_deepsim_layers_are_the_published_ones(random_deepsim: deepsim.DeePSiMFc
     assert random_deepsim.default_sigma == 3.0
 
 
+def test_generators_name_the_networks_they_were_trained_to_invert(
+    random_deepsim: deepsim.DeePSiMFc6,
+) -> None:
+    assert random_deepsim.trained_with == ("alexnet",)  # torchvision's AlexNet, the zoo name
+    assert generators.load("fourier", size=16).trained_with == ()
+
+
 def test_deepsim_output_is_bgr_plus_caffe_mean(random_deepsim: deepsim.DeePSiMFc6) -> None:
     generator = copy.deepcopy(random_deepsim)
     with torch.no_grad():

@@ -154,6 +154,8 @@ def test_learned_prior_codes_and_describe() -> None:
     assert prior(codes[:4]).shape == (4, 3, 8, 8)
     text = prior.describe()
     assert all(word in text for word in ("enc", "'features.3'", "procedural", "2-d", "8x8"))
+    assert prior.trained_with == ("enc",)  # its encoder may not judge its naturalness
+    assert LearnedPrior(basis, 8, 8).trained_with == ()
     with pytest.raises(InvalidInputError, match="no encoder"):
         prior.encode(torch.rand(1, 3, 8, 8))
 

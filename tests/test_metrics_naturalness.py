@@ -202,3 +202,41 @@ def test_naturalness_table_reports_every_embedder_and_the_report_counts_them() -
     assert ("By the Fréchet distance the closest generator depends on the network "
             "(natural-like in 1, white in 1 of 2)") in sentence
     assert "by KID the closest generator depends on the network (natural-like in 1, white in 1 of 2)" in sentence
+
+
+class _Noise(torch.nn.Module):
+    """A stand-in generator of 16 px 1/f images, trained (it says) with ``trained_with``."""
+
+    code_dim = 2
+
+    def __init__(self, trained_with: tuple[str, ...]) -> None:
+        super().__init__()
+        self.trained_with = trained_with
+
+    def sample_codes(self, n: int, seed: int = 0) -> torch.Tensor:
+        return torch.randn(n, self.code_dim, generator=torch.Generator().manual_seed(seed))
+
+    def forward(self, codes: torch.Tensor) -> torch.Tensor:
+        return power_law_images(codes.shape[0], 16, 1.0, seed=1)
+
+
+def test_compare_generators_leaves_out_the_networks_a_generator_was_trained_with() -> None:
+    from signseg.metrics.naturalness import compare_generators
+
+    real = power_law_images(40, 32, 2.0, seed=5)
+
+    def blocks(images: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.avg_pool2d(images[:, :1], 8).flatten(1)
+
+    def means(images: torch.Tensor) -> torch.Tensor:
+        return images.mean(dim=(2, 3))
+
+    table = compare_generators({"g": _Noise(("encoder",))}, real,
+                               {"encoder": blocks, "judge": means}, n=20)
+    assert set(table["embedder"]) == {"judge"}
+    assert table["set"].tolist() == ["reference", "g", "real (held out)"]
+    assert (table.loc[table["set"] == "g", "n"] == 20).all()  # resized 16 -> 32 px, 20 samples
+    with pytest.raises(InvalidInputError, match="encoder"):
+        compare_generators({"g": _Noise(("encoder",))}, real, {"encoder": blocks}, n=20)
+    with pytest.raises(InvalidInputError, match="2 n = 60"):
+        compare_generators({"g": _Noise(())}, real, {"judge": means}, n=30)

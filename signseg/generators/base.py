@@ -51,9 +51,14 @@ class Generator(nn.Module, ABC):
     default_sigma:
         Initial CMA-ES step size for this generator (paper A.1: 3.0 for DeePSiM, 0.2 for
         BigGAN).
+    trained_with:
+        Zoo names of the networks whose features trained the generator (DeePSiM fc6:
+        ``("alexnet",)``; a learned prior: its encoder). Their features are no fair judge of
+        the generator's images (:func:`signseg.metrics.compare_generators` leaves them out).
     """
 
     name: str = "generator"
+    trained_with: tuple[str, ...] = ()
     code_dim: int
     output_size: int
     default_sigma: float

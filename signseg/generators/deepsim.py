@@ -119,6 +119,7 @@ class DeePSiMFc6(Generator):
     """
 
     name = "deepsim-fc6"
+    trained_with = ("alexnet",)
     code_dim = _CODE_DIM
     output_size = 256
     default_sigma = 3.0

@@ -283,6 +283,8 @@ class LearnedPrior(Generator):
         self.provenance = dict(provenance or {})
         self.encoder = encoder
         self.default_sigma = float(default_sigma)
+        encoder_name = self.provenance.get("encoder")
+        self.trained_with = (str(encoder_name),) if encoder_name else ()
 
     def init_codes(self, n: int, seed: int = 0) -> torch.Tensor:
         """``n`` codes with i.i.d. ``N(0, (init_scale * default_sigma)**2)`` entries."""

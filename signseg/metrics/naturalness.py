@@ -290,7 +290,9 @@ def compare_generators(
     The real images are split in two halves: the first is the reference, the second a
     held-out real set (``"real (held out)"``) whose distance is the finite-sample floor.
     Every generator contributes ``n`` samples, ``generator(generator.sample_codes(n, seed))``
-    (the distribution CMA-ES starts from), resized to the real images' size.
+    (the distribution CMA-ES starts from), resized to the real images' size. Embedders named
+    in any generator's ``trained_with`` (the network it was trained to invert) are left out:
+    a generator is not judged by its own training loss.
 
     Parameters
     ----------
@@ -299,15 +301,29 @@ def compare_generators(
     real_images01:
         At least ``2 n`` real images ``[m, 3, H, W]`` in ``[0, 1]``.
     embedders:
-        As in :func:`naturalness_table`: one embedder or several (best several, trained
-        independently of the generators, so that no single network decides).
+        A mapping name -> embedder (or a sequence, or one), as in :func:`naturalness_table`:
+        best several, so that no single network decides.
     seed:
         Seed of the samples and of the kernel distance's subsets.
+
+    Raises
+    ------
+    InvalidInputError
+        Fewer than ``2 n`` real images, or no embedder left once the generators' own
+        networks are left out.
     """
     if real_images01.shape[0] < 2 * n:
         raise InvalidInputError(
             f"compare_generators needs at least 2 n = {2 * n} real images (reference and held-out "
             f"halves), got {real_images01.shape[0]}")
+    named = named_embedders(embedders, "features")
+    own = {network for generator in generators.values()
+           for network in getattr(generator, "trained_with", ())}
+    judges = {name: embedder for name, embedder in named.items() if name not in own}
+    if not judges:
+        raise InvalidInputError(
+            f"every embedder ({', '.join(named)}) trained one of the generators "
+            f"({', '.join(sorted(own))}); add a network that none of them was trained with")
     size = real_images01.shape[-2:]
     sets = {}
     for name, generator in generators.items():
@@ -318,4 +334,4 @@ def compare_generators(
                                                      antialias=True, align_corners=False)
         sets[name] = images.clamp(0, 1)
     sets["real (held out)"] = real_images01[n : 2 * n]
-    return naturalness_table(sets, real_images01[:n], embedders, seed=seed)
+    return naturalness_table(sets, real_images01[:n], judges, seed=seed)
