@@ -53,7 +53,11 @@ def test_ablation_page_has_its_figures_statements_and_a_static_explorer(built_bo
     page = (html / "book" / "executed" / "02_ablation.html").read_text("utf-8")
     for number in (1, 2, 3, 4, 7, 8, 9, 10):
         assert f"Figure {number}." in page
-    assert "Table 1." in page and "The samples closest to natural images are" in page
+    # the naturalness verdict, judged only by networks that trained no generator (the ci
+    # profile's learned prior inverts tinyimagenet_alexnet, one of its readout networks)
+    assert "Table 1." in page and "Real images have a spectral slope of" in page
+    assert "samples are the closest in" in page or "closest generator depends on the network" in page
+    assert "left out: tinyimagenet_alexnet" in page
     assert "Tiny ImageNet validation images with their boxes" in page  # the natural-image box test
     # metrics that need downloaded weights say they were skipped instead of showing numbers
     for metric in ("1 - LPIPS", "Objectness"):
